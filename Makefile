@@ -1,0 +1,37 @@
+# The two commands a reader needs: `make book` and `make test` (see README.md).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DEPS_STAMP := $(VENV)/.deps-$(shell sha1sum pyproject.toml | cut -c1-12)
+
+.PHONY: setup book test test-fast chromium clean
+
+# Dependencies are (re)installed only when pyproject.toml changes; the project itself is
+# always re-linked (editable, no deps: seconds), so a cached venv follows the checkout.
+$(DEPS_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	rm -f $(VENV)/.deps-* && touch $@
+
+setup: $(DEPS_STAMP)
+	$(BIN)/python -m pip install -q --no-deps -e .
+
+# Headless Chromium for the site test (Debian package; root installs it, else say how).
+chromium:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
+	  else echo "Install Chromium first: sudo apt-get install chromium" >&2; exit 1; fi; }
+
+book: setup
+	$(BIN)/python -m clipbook book
+
+test: setup chromium
+	$(BIN)/python -m pytest
+
+# Unit tests only (no chapter at its default profile, no site build).
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow"
+
+clean:
+	rm -rf _build book/chapters/*.ipynb book/chapters/*.failed.ipynb results

@@ -1,0 +1,178 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Intra-class contrasting
+#
+# **The claim** {cite}`xue2024understanding`: contrastive image-caption training (multi-modal
+# contrastive learning, MMCL) learns features with a large *within-class* variance, because its
+# loss has to tell apart two images of the same class whose captions differ. A feature that
+# barely varies within a class but happens to agree with the label in the training data (a
+# *spurious* feature) is therefore not what MMCL relies on. Supervised learning (SL) with
+# cross-entropy only has to separate the classes, and a low-variance spurious feature separates
+# them more reliably than a noisy core feature: SL latches onto it. When a distribution shift
+# breaks the spurious correlation, MMCL's zero-shot accuracy survives and SL's collapses.
+#
+# The chapter reproduces the paper's theoretical setting (Section 4) with linear encoders and
+# isolates the mechanism with an ablation: MMCL trained on captions that name *only the class*
+# has nothing to contrast within a class, and must lose its advantage.
+
+# %% tags=["parameters"]
+core_stds: list[float] = [0.25, 0.5, 1.0, 2.0, 3.0, 4.0]  # within-class std of the core feature (the sweep)
+n_seeds: int = 5  # independent seeds per setting (data, embeddings and initialization)
+n_classes: int = 2  # classes
+p_spurious: float = 0.9  # P(spurious feature points to the true class) in training
+p_spurious_test: float = 0.5  # the same at test: 1/n_classes decorrelates, 0 flips
+spurious_std: float = 0.1  # within-class std of the spurious feature (small)
+n_noise: int = 8  # nuisance latent dimensions in the images
+image_dim: int = 32  # image input dimension (at least 2 * n_classes + n_noise)
+text_dim: int = 32  # caption input dimension (at least 2 * n_classes)
+n_train: int = 4000  # training pairs per model
+n_test: int = 4000  # test samples per split (ID and OOD)
+embed_dim: int = 8  # dimension of the shared embedding space
+steps: int = 1000  # optimizer steps (the same budget for every method)
+batch_size: int = 128  # minibatch size (also the number of in-batch negatives + 1)
+lr: float = 0.01  # Adam learning rate
+enforce_claims: bool = True  # fail the run when a verdict differs from the text
+
+# %%
+import matplotlib.pyplot as plt
+
+from clipbook import plots
+from clipbook.claims import ClaimSet
+from clipbook.data.latent import SpuriousWorld
+from clipbook.evaluate.stats import summarize
+from clipbook.experiments import intra_class
+from clipbook.train import TrainConfig
+
+plots.set_style()
+
+# %% [markdown]
+# ## The world
+#
+# Each sample has a class $y$, a **core** feature $z_c = \mu_c e_y + \sigma_c \varepsilon$ whose
+# within-class spread $\sigma_c$ is the knob of this chapter, a **spurious** feature
+# $z_s = \mu_s e_a + \sigma_s \varepsilon$ with a small spread, where $a = y$ with probability
+# `p_spurious` during training, and a few nuisance dimensions. The image is a random isometric
+# embedding of all of them plus noise. The caption annotates the core feature *including its
+# within-class variation* (think "a small, pale tabby cat" rather than "a cat"); in the ablation
+# every caption of a class is the same text. The test sets share the images' construction: an
+# in-distribution (ID) set, and an out-of-distribution (OOD) set where `p_spurious_test` breaks
+# the correlation.
+#
+# Every (core variance, seed) pair is one model, and all of them train at once as stacked tensors:
+# MMCL (linear image and text encoders, open_clip's `ClipLoss`, learned temperature) and SL
+# (a linear softmax classifier on the same images) get the same optimizer budget. MMCL classifies
+# zero-shot: an image goes to the class whose prompt, the expected caption of the class core,
+# embeds closest.
+
+# %%
+world = SpuriousWorld(n_classes=n_classes, p_spurious=p_spurious, p_spurious_test=p_spurious_test,
+                      spurious_std=spurious_std, n_noise=n_noise, image_dim=image_dim, text_dim=text_dim)
+config = TrainConfig(steps=steps, batch_size=batch_size, lr=lr)
+results = intra_class.run_sweep(world, core_stds, range(n_seeds), n_train=n_train, n_test=n_test,
+                                embed_dim=embed_dim, config=config)
+summarize(results, ["method", "core_std"], "ood_accuracy").round(3)
+
+# %% [markdown]
+# ## Who survives the shift
+#
+# {numref}`fig-ch1-ood` is the chapter's main result. At a small core variance every method is
+# fine: the core feature alone separates the classes. As the core feature's within-class spread
+# grows, SL and the class-only MMCL fall to chance on the shifted test set, while MMCL keeps the
+# accuracy the core feature supports.
+
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Out-of-distribution accuracy (the spurious feature decorrelated from the class) against the within-class standard deviation of the core feature; mean and 95% confidence band over seeds. Look at the gap between MMCL and SL on the right, and at the class-only ablation following SL, not MMCL.", "name": "fig-ch1-ood"}}
+fig, ax = plt.subplots()
+plots.lines_with_ci(results, "core_std", "ood_accuracy", "method", ax=ax,
+                    xlabel="within-class std of the core feature", ylabel="OOD accuracy")
+ax.axhline(1 / n_classes, color="0.5", ls=":", lw=1)
+plt.show()
+
+# %% [markdown]
+# ## What each model relies on
+#
+# Why? Read each trained model as a linear classifier in the latent space (for MMCL, the
+# zero-shot classifier its prompts define) and ask which share of its class signal comes from the
+# spurious feature (0: none, 1: all; above 0.5 the spurious feature outvotes the core when they
+# disagree). {numref}`fig-ch1-share` shows SL's share rising with the core variance: the noisier
+# the core, the more SL leans on the clean spurious shortcut. MMCL's share stays near zero; the
+# class-only ablation behaves like SL.
+
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Share of each model's class signal that comes from the spurious feature, against the core feature's within-class standard deviation (mean and 95% band over seeds). Above the dotted line the spurious feature outvotes the core one.", "name": "fig-ch1-share"}}
+fig, ax = plt.subplots()
+plots.lines_with_ci(results, "core_std", "spurious_share", "method", ax=ax,
+                    xlabel="within-class std of the core feature", ylabel="spurious share of the class signal")
+ax.axhline(0.5, color="0.5", ls=":", lw=1)
+plt.show()
+
+# %% [markdown]
+# {numref}`fig-ch1-scatter` is in the style of the paper's Figure 2: every model's ID accuracy
+# against its OOD accuracy, with a line fitted per method. SL and the class-only ablation buy
+# their higher ID accuracy with the shortcut and fall far below the diagonal; MMCL sits on it.
+
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "ID vs. OOD accuracy of every trained model (all core variances and seeds) with a least-squares line per method. The dashed diagonal is no drop under the shift: MMCL's points lie on it, SL's fall below it as the core variance grows.", "name": "fig-ch1-scatter"}}
+fig, ax = plt.subplots(figsize=(5.2, 5.0))
+plots.id_ood_scatter(results, "method", ax=ax)
+plt.show()
+
+# %% [markdown]
+# ## Claims
+#
+# Each claim's test was written from the paper's statement before the experiment was run. All
+# intervals are 95% Student-t intervals over seeds; differences are paired by seed (the methods of
+# one seed see the same images).
+
+# %%
+stats = intra_class.claim_statistics(results)
+claims = ClaimSet("intra-class-contrasting")
+source = "Xue et al. 2024, Sec. 4 (Thm. 4.2-4.3), Fig. 2"
+claims.add("a", "At high core variance, MMCL's zero-shot OOD accuracy exceeds SL's.", source,
+           "CI of OOD(MMCL) - OOD(SL) at the largest core std lies above 0",
+           f"difference {stats['advantage']}", stats["advantage"].lo > 0)
+claims.add("b", "SL's reliance on the spurious feature grows with core variance; MMCL's stays small.", source,
+           "mean Spearman rho(core std, SL spurious share) has CI above 0, and MMCL's share stays "
+           "below 0.5 (CI upper bound) at every core std",
+           f"rho {stats['sl_share_trend']}; max MMCL share {stats['mmcl_share_max']}",
+           stats["sl_share_trend"].lo > 0 and stats["mmcl_share_max"].hi < 0.5)
+
+# %%
+claims.add("c", "With class-only captions (nothing to contrast within a class) MMCL's advantage disappears.",
+           "Xue et al. 2024, Sec. 4.2 (intra-class contrasting)",
+           "CI of OOD(MMCL class-only) - OOD(SL) at the largest core std covers 0 or is negative",
+           f"difference {stats['class_only_advantage']}", stats["class_only_advantage"].lo <= 0)
+claims.add("d", "At low core variance both MMCL and SL are robust (control).", source,
+           "ID - OOD accuracy drop at the smallest core std: CI upper bound below 0.05 for both",
+           f"MMCL {stats['drop_mmcl']}; SL {stats['drop_sl']}",
+           stats["drop_mmcl"].hi < 0.05 and stats["drop_sl"].hi < 0.05)
+
+# %% tags=["nbval-check-output"]
+claims.finish(enforce=enforce_claims)[["measured", "verdict"]]
+
+# %% [markdown]
+# ## What it means
+#
+# In this linear world the paper's mechanism reproduces in full: when the feature that defines the
+# class varies a lot within the class, supervised learning prefers a low-variance shortcut and
+# breaks when the shortcut does, while contrastive image-caption training keeps the high-variance
+# core feature because its captions force it to tell samples *of the same class* apart. The
+# class-only ablation is the explanation rather than a benchmark: give MMCL captions that carry no
+# within-class information and it behaves exactly like supervised learning. Note what MMCL does
+# *not* do: it does not beat the accuracy the core feature allows (its ID accuracy is lower than
+# SL's at high core variance); its advantage is that it does not trade robustness for ID accuracy.
+#
+# **Rerun it** with other parameters, e.g. a flipped rather than decorrelated shift:
+# `python -m clipbook run intra-class-contrasting -p p_spurious_test 0.0`. The `paper` profile
+# (`--profile paper`) runs the same world at a larger scale (more seeds, samples and dimensions);
+# the paper's real-data experiments (CLIP on MSCOCO / Conceptual Captions) belong to the image
+# chapters.

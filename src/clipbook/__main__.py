@@ -1,0 +1,3 @@
+from clipbook.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Data generators: latent-variable worlds (theory chapters) and image-caption worlds."""

@@ -1,0 +1,163 @@
+"""Latent-variable worlds for the theory chapters.
+
+Images and captions are seeded random linear embeddings of latent features plus noise, as in
+the linear models the papers analyse. Many (world, seed) pairs are drawn at once as stacked
+tensors of shape ``(M, n, dim)`` so that every model of a sweep trains in one tensor program.
+
+Seeds use *common random numbers*: seed ``s`` draws the same base noise and the same embedding
+matrices in every world of a sweep, so differences between settings are not sampling noise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Literal, Sequence
+
+import torch
+
+Split = Literal["train", "id", "ood"]
+"""``train`` and ``id`` (a fresh test set) follow the training distribution; ``ood`` is shifted."""
+_SPLIT_STREAM = {"train": 1, "id": 2, "ood": 3}
+
+
+def random_embedding(dim: int, latent_dim: int, generator: torch.Generator) -> torch.Tensor:
+    """A ``(dim, latent_dim)`` matrix with orthonormal columns: an isometric random embedding."""
+    if latent_dim > dim:
+        raise ValueError(f"embedding dimension {dim} is smaller than the latent dimension {latent_dim}")
+    q, _ = torch.linalg.qr(torch.randn(dim, latent_dim, generator=generator))
+    return q
+
+
+@dataclass(frozen=True)
+class SpuriousWorld:
+    """Xue et al. (2024), Sec. 4: a core feature that defines the class and a spurious one.
+
+    Latent image features, per sample of class ``y`` (one-hot ``e_y`` over ``n_classes``):
+
+    - core ``z_c = core_mean * e_y + core_std * eps``: carries the label; ``core_std`` is its
+      within-class variance, the chapter's knob;
+    - spurious ``z_s = spurious_mean * e_a + spurious_std * eps``, where ``a = y`` with
+      probability ``p_spurious`` (``p_spurious_test`` in the ``ood`` split) and another class
+      otherwise (``1 / n_classes`` decorrelates it, 0 flips it);
+    - ``n_noise`` nuisance dimensions with standard deviation ``noise_std``.
+
+    A caption annotates the core feature *with its within-class variation* (``"full"``), or only
+    the class (``"class_only"``: every caption of a class is the same text, so nothing is left
+    to contrast within a class). ``annotate_spurious`` also writes ``z_s`` into the caption.
+    """
+
+    n_classes: int = 2
+    core_mean: float = 1.0
+    core_std: float = 1.0
+    spurious_mean: float = 1.0
+    spurious_std: float = 0.1
+    p_spurious: float = 0.9
+    p_spurious_test: float = 0.5
+    n_noise: int = 8
+    noise_std: float = 1.0
+    image_dim: int = 32
+    text_dim: int = 32
+    image_noise: float = 0.05
+    text_noise: float = 0.05
+    captions: Literal["full", "class_only"] = "full"
+    annotate_spurious: bool = False
+
+    def __post_init__(self):
+        if self.captions not in ("full", "class_only"):
+            raise ValueError(f"captions must be 'full' or 'class_only', not {self.captions!r}")
+        for name in ("p_spurious", "p_spurious_test"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be a probability, got {getattr(self, name)}")
+
+    @property
+    def core(self) -> slice:
+        return slice(0, self.n_classes)
+
+    @property
+    def spurious(self) -> slice:
+        return slice(self.n_classes, 2 * self.n_classes)
+
+    @property
+    def latent_dim(self) -> int:
+        return 2 * self.n_classes + self.n_noise
+
+
+_STRUCTURAL = ("n_classes", "n_noise", "image_dim", "text_dim")
+
+
+@dataclass
+class PairedBatch:
+    """Stacked samples of ``M`` (world, seed) pairs; model ``m`` sees ``x[m], t[m], y[m]``."""
+
+    x: torch.Tensor  # (M, n, image_dim) images
+    t: torch.Tensor  # (M, n, text_dim) captions
+    y: torch.Tensor  # (M, n) class labels
+    a: torch.Tensor  # (M, n) class the spurious feature points to
+    prompts: torch.Tensor  # (M, n_classes, text_dim) class prompts (expected caption of the class core)
+    image_embedding: torch.Tensor  # (M, image_dim, latent_dim) to map weights back to latents
+
+    @property
+    def n_models(self) -> int:
+        return self.x.shape[0]
+
+
+def _stack_field(worlds: Sequence[SpuriousWorld], name: str, n_seeds: int) -> torch.Tensor:
+    """World field as a ``(M, 1, 1)`` tensor, world-major to match the model order."""
+    values = torch.tensor([float(getattr(w, name)) for w in worlds])
+    return values.repeat_interleave(n_seeds).view(-1, 1, 1)
+
+
+def sample_spurious(worlds: Sequence[SpuriousWorld], seeds: Sequence[int], n: int, split: Split) -> PairedBatch:
+    """Draw ``n`` samples for every (world, seed) pair, world-major: ``m = w * len(seeds) + s``."""
+    first = worlds[0]
+    for w in worlds:
+        if any(getattr(w, f) != getattr(first, f) for f in _STRUCTURAL):
+            raise ValueError(f"worlds of one sweep must share {_STRUCTURAL}")
+        if (w.captions, w.annotate_spurious) != (first.captions, first.annotate_spurious):
+            raise ValueError("worlds of one sweep must share their caption kind")
+    k, n_seeds = first.n_classes, len(seeds)
+    base = [_base_draws(first, seed, n, split) for seed in seeds]
+    draws = {key: torch.stack([b[key] for b in base]).repeat(len(worlds), *[1] * base[0][key].dim()) for key in base[0]}
+    f = {field.name: _stack_field(worlds, field.name, n_seeds) for field in fields(SpuriousWorld) if field.name not in ("captions",)}
+
+    y, eye = draws["y"], torch.eye(k)
+    p = f["p_spurious_test" if split == "ood" else "p_spurious"].view(-1, 1)
+    other = (y + 1 + draws["shift"]) % k  # uniform over the k - 1 other classes
+    a = torch.where(draws["u"] < p, y, other)
+    z_core = f["core_mean"] * eye[y] + f["core_std"] * draws["eps_core"]
+    z_spur = f["spurious_mean"] * eye[a] + f["spurious_std"] * draws["eps_spur"]
+    z_noise = f["noise_std"] * draws["eps_noise"]
+    z_image = torch.cat([z_core, z_spur, z_noise], dim=-1)
+
+    if first.captions == "class_only":
+        z_text, text_noise = torch.cat([f["core_mean"] * eye[y], torch.zeros_like(z_spur)], dim=-1), 0.0
+    else:
+        spur_text = z_spur if first.annotate_spurious else torch.zeros_like(z_spur)
+        z_text, text_noise = torch.cat([z_core, spur_text], dim=-1), f["text_noise"]
+    A_img, A_txt = draws["A_img"], draws["A_txt"]
+    x = z_image @ A_img.transpose(1, 2) + f["image_noise"] * draws["n_img"]
+    t = z_text @ A_txt.transpose(1, 2) + text_noise * draws["n_txt"]
+    class_core = torch.cat([f["core_mean"] * eye.expand(len(y), k, k), torch.zeros(len(y), k, k)], dim=-1)
+    prompts = class_core @ A_txt.transpose(1, 2)
+    return PairedBatch(x=x, t=t, y=y, a=a, prompts=prompts, image_embedding=A_img)
+
+
+def _base_draws(world: SpuriousWorld, seed: int, n: int, split: Split) -> dict[str, torch.Tensor]:
+    """All randomness of one seed: embeddings fixed per seed, samples per (seed, split)."""
+    g_world = torch.Generator().manual_seed(seed)
+    A_img = random_embedding(world.image_dim, world.latent_dim, g_world)
+    A_txt = random_embedding(world.text_dim, 2 * world.n_classes, g_world)
+    g = torch.Generator().manual_seed(seed * 7919 + _SPLIT_STREAM[split])
+    k = world.n_classes
+    return {
+        "A_img": A_img,
+        "A_txt": A_txt,
+        "y": torch.randint(k, (n,), generator=g),
+        "u": torch.rand(n, generator=g),
+        "shift": torch.randint(max(k - 1, 1), (n,), generator=g),
+        "eps_core": torch.randn(n, k, generator=g),
+        "eps_spur": torch.randn(n, k, generator=g),
+        "eps_noise": torch.randn(n, world.n_noise, generator=g),
+        "n_img": torch.randn(n, world.image_dim, generator=g),
+        "n_txt": torch.randn(n, world.text_dim, generator=g),
+    }

@@ -1,0 +1,1 @@
+"""Evaluation: accuracy, statistics with confidence intervals, spectra, robustness measures."""

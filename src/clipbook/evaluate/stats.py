@@ -1,0 +1,56 @@
+"""Means with confidence intervals over seeds, paired differences, rank correlations.
+
+Every number a claim rests on is reported with a 95% interval over independent seeds
+(Student-t, since a chapter runs a handful of seeds).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+
+class Interval(NamedTuple):
+    mean: float
+    lo: float
+    hi: float
+    n: int
+
+    def __str__(self) -> str:
+        return f"{self.mean:.3f} [{self.lo:.3f}, {self.hi:.3f}]"
+
+
+def mean_ci(values: Sequence[float], confidence: float = 0.95) -> Interval:
+    """Mean and Student-t confidence interval; a zero-spread sample gets a zero-width interval."""
+    x = np.asarray(values, dtype=float)
+    x = x[~np.isnan(x)]
+    if len(x) == 0:
+        raise ValueError("mean_ci needs at least one value")
+    mean = float(x.mean())
+    if len(x) == 1:
+        return Interval(mean, float("nan"), float("nan"), 1)
+    sem = stats.sem(x)
+    if sem == 0:
+        return Interval(mean, mean, mean, len(x))
+    lo, hi = stats.t.interval(confidence, len(x) - 1, loc=mean, scale=sem)
+    return Interval(mean, float(lo), float(hi), len(x))
+
+
+def summarize(df: pd.DataFrame, by: str | list[str], value: str, confidence: float = 0.95) -> pd.DataFrame:
+    """One row per group: mean, lo, hi, n of ``value``."""
+    rows = df.groupby(by, sort=True)[value].apply(lambda v: pd.Series(mean_ci(v, confidence)._asdict()))
+    return rows.unstack().reset_index()
+
+
+def paired_difference(df: pd.DataFrame, value: str, column: str, a: str, b: str, pair_on: str = "seed") -> Interval:
+    """CI of ``value[a] - value[b]``, paired on ``pair_on`` (the same seed sees the same data)."""
+    wide = df.pivot_table(index=pair_on, columns=column, values=value)
+    return mean_ci((wide[a] - wide[b]).to_numpy())
+
+
+def spearman_per_group(df: pd.DataFrame, x: str, y: str, group: str = "seed") -> pd.Series:
+    """Spearman correlation of ``y`` with ``x`` within each group (e.g. over a sweep, per seed)."""
+    return df.groupby(group).apply(lambda g: stats.spearmanr(g[x], g[y]).statistic, include_groups=False)

@@ -1,0 +1,82 @@
+"""The website: generated Results and Reproducibility pages, and the Jupyter Book build."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from clipbook.runner import BOOK, CHAPTERS_OUT, ROOT, chapters, read_record
+
+
+def _records() -> list[dict]:
+    out = []
+    for chapter in chapters():
+        record = read_record(CHAPTERS_OUT / f"{chapter.stem}.ipynb")
+        if record is not None:
+            out.append(record | {"stem": chapter.stem, "number": chapter.number})
+    return out
+
+
+def _md_table(frame: pd.DataFrame) -> str:
+    cells = frame.astype(str).replace({r"\|": r"\\|", r"\n": " "}, regex=True)
+    header = "| " + " | ".join(cells.columns) + " |\n|" + "---|" * len(cells.columns)
+    return header + "\n" + "\n".join("| " + " | ".join(row) + " |" for row in cells.to_numpy())
+
+
+def results_page(records: list[dict]) -> str:
+    """Every chapter's claims table: the paper's claim, the test, what we measured, the verdict."""
+    parts = ["# Results: paper vs. reproduced\n",
+             "Each chapter states its source paper's claims, decides each with a test written from "
+             "the claim before the experiment ran, and reports the verdict. This page gathers those "
+             "tables from the executed chapters; a claim that did not reproduce is listed as such.\n"]
+    total = sum(len(r["claims"]) for r in records)
+    reproduced = sum(c["reproduced"] for r in records for c in r["claims"])
+    parts.append(f"**{reproduced} of {total} claims reproduced** across {len(records)} chapter(s).\n")
+    for r in records:
+        parts.append(f"## Chapter {r['number']}: {r['run']['title']}\n")
+        parts.append(f"Source: [the chapter](chapters/{r['stem']}.ipynb), run at the "
+                     f"`{r['run']['profile']}` profile.\n")
+        frame = pd.DataFrame(r["claims"])[["id", "statement", "source", "test", "measured", "verdict"]]
+        frame["verdict"] = frame["verdict"].map(lambda v: f"**{v}**")
+        parts.append(_md_table(frame.rename(columns={"statement": "paper"})) + "\n")
+    return "\n".join(parts)
+
+
+def reproducibility_page(records: list[dict]) -> str:
+    """Environment, parameters and run time of every executed chapter, from its run record."""
+    parts = ["# Reproducibility\n",
+             "Every number in this book comes from the executed chapters listed here. To rerun one:\n",
+             "```bash\npython -m clipbook run CHAPTER [-p NAME VALUE ...] [--profile smoke|paper]\n```\n",
+             "## Environment\n"]
+    envs = pd.DataFrame([r["environment"] | {"chapter": r["run"]["chapter"]} for r in records if "environment" in r])
+    if not envs.empty:
+        parts.append(_md_table(envs.set_index("chapter").reset_index()) + "\n")
+    parts.append("## Runs\n")
+    runs = pd.DataFrame([{"chapter": r["run"]["chapter"], "profile": r["run"]["profile"],
+                          "run time (s)": r["run"]["duration_s"], "finished (UTC)": r["run"]["finished"],
+                          "cache key": f"`{r['run']['cache_key']}`"} for r in records])
+    if not runs.empty:
+        parts.append(_md_table(runs) + "\n")
+    for r in records:
+        parts.append(f"### {r['run']['title']}: parameters\n")
+        params = pd.DataFrame([{"parameter": f"`{k}`", "value": f"`{v!r}`"} for k, v in r["run"]["parameters"].items()])
+        parts.append(_md_table(params) + "\n")
+    return "\n".join(parts)
+
+
+def write_generated_pages() -> None:
+    records = _records()
+    (BOOK / "results.md").write_text(results_page(records))
+    (BOOK / "reproducibility.md").write_text(reproducibility_page(records))
+
+
+def build_site(output: Path = ROOT) -> Path:
+    """Jupyter Book 1 build with warnings as errors; returns the HTML folder."""
+    write_generated_pages()
+    cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(BOOK), "--config", str(ROOT / "_config.yml"),
+           "--toc", str(BOOK / "_toc.yml"), "--path-output", str(output), "--warningiserror", "--keep-going"]
+    subprocess.run(cmd, check=True, cwd=ROOT)
+    return output / "_build" / "html"
