@@ -47,12 +47,10 @@ class ClaimSet:
     claims: list[Claim] = field(default_factory=list)
 
     def add(self, id: str, statement: str, source: str, test: str, measured: str, reproduced: bool,
-            *, expected: bool = True) -> Claim:
+            *, expected: bool = True) -> None:
         if any(c.id == id for c in self.claims):
             raise ValueError(f"claim {id!r} is stated twice")
-        claim = Claim(id, statement, source, test, measured, bool(reproduced), expected)
-        self.claims.append(claim)
-        return claim
+        self.claims.append(Claim(id, statement, source, test, measured, bool(reproduced), expected))
 
     def table(self) -> pd.DataFrame:
         return pd.DataFrame(

@@ -15,6 +15,7 @@ def set_style() -> None:
     sns.set_theme(style="whitegrid", context="notebook", palette="colorblind")
     plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 110, "figure.figsize": (6.4, 4.0),
                          "axes.titleweight": "bold"})
+    pd.set_option("display.max_colwidth", None)  # claims tables are sentences: never truncate them
 
 
 def lines_with_ci(df: pd.DataFrame, x: str, y: str, hue: str, *, ax: plt.Axes | None = None,

@@ -42,7 +42,14 @@ def mean_ci(values: Sequence[float], confidence: float = 0.95) -> Interval:
 def summarize(df: pd.DataFrame, by: str | list[str], value: str, confidence: float = 0.95) -> pd.DataFrame:
     """One row per group: mean, lo, hi, n of ``value``."""
     rows = df.groupby(by, sort=True)[value].apply(lambda v: pd.Series(mean_ci(v, confidence)._asdict()))
-    return rows.unstack().reset_index()
+    return rows.unstack().reset_index().astype({"n": int})
+
+
+def ci_table(df: pd.DataFrame, index: str, columns: str, value: str, digits: int = 3) -> pd.DataFrame:
+    """Readable pivot: one cell per (index, column) reading ``mean [lo, hi]``."""
+    summary = summarize(df, [index, columns], value)
+    text = summary.apply(lambda r: f"{r['mean']:.{digits}f} [{r['lo']:.{digits}f}, {r['hi']:.{digits}f}]", axis=1)
+    return summary.assign(cell=text).pivot(index=index, columns=columns, values="cell").rename_axis(columns=None)
 
 
 def paired_difference(df: pd.DataFrame, value: str, column: str, a: str, b: str, pair_on: str = "seed") -> Interval:

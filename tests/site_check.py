@@ -1,0 +1,78 @@
+"""Load built pages in headless Chromium (Debian's package) and report what a reader sees."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import shutil
+import threading
+from pathlib import Path
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def chromium_path() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def serve(folder: Path):
+    """Serve ``folder`` on a free loopback port for the duration of the block."""
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+INSPECT = """() => {
+  const imgs = [...document.querySelectorAll('article img, main img')];
+  const outputs = [...document.querySelectorAll('.cell_output, .output')];
+  return {
+    title: document.title,
+    figures: document.querySelectorAll('figure').length,
+    captions: [...document.querySelectorAll('figcaption')].map(c => c.innerText.trim()),
+    images: imgs.length,
+    broken_images: imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src),
+    error_outputs: document.querySelectorAll('.output.traceback, .output.error, .ansi-red-fg').length,
+    stderr_outputs: [...document.querySelectorAll('.output.stderr')].map(o => o.innerText.slice(0, 300)),
+    warning_text: outputs.map(o => o.innerText).filter(t => /Warning|Traceback|Error:/.test(t)).map(t => t.slice(0, 300)),
+    text: document.body.innerText,
+  };
+}"""
+
+
+def inspect_pages(html_dir: Path, pages: list[str], screenshot_dir: Path | None = None) -> dict[str, dict]:
+    """Open each page, wait for it to load, and return what the INSPECT script reports."""
+    from playwright.sync_api import sync_playwright
+
+    report = {}
+    with serve(html_dir) as base, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        for name in pages:
+            page.goto(f"{base}/{name}", wait_until="load")
+            report[name] = page.evaluate(INSPECT)
+            if screenshot_dir is not None:
+                screenshot_dir.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(screenshot_dir / (name.replace("/", "_") + ".png")), full_page=True)
+        browser.close()
+    return report
+
+
+if __name__ == "__main__":  # python tests/site_check.py _build/html /tmp/shots page.html ...
+    import json
+    import sys
+
+    result = inspect_pages(Path(sys.argv[1]), sys.argv[3:], Path(sys.argv[2]))
+    print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "text"} for k, v in result.items()}, indent=1))

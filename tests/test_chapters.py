@@ -1,0 +1,74 @@
+"""Every chapter end to end: smoke profile, default profile with its claims enforced, nbval
+over the executed notebooks, and the built website as a reader's browser shows it."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from clipbook import runner
+from clipbook.site import build_site
+
+from site_check import chromium_path, inspect_pages
+
+CHAPTERS = runner.chapters()
+IDS = [c.slug for c in CHAPTERS]
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=IDS)
+def test_smoke_profile_runs_every_code_path(chapter, tmp_path):
+    out = runner.run(chapter, profile="smoke", output=tmp_path / f"{chapter.stem}.ipynb", progress=False)
+    record = runner.read_record(out)
+    assert record["claims"], "the claims cell must record its claims"
+    assert record["run"]["profile"] == "smoke"
+
+
+@pytest.fixture(scope="session")
+def default_runs():
+    """Every chapter at its default profile (taken from the cache when unchanged); a verdict
+    that differs from the chapter's text fails the run, and so this fixture."""
+    return {c.slug: runner.run(c, progress=False) for c in CHAPTERS}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=IDS)
+def test_default_profile_claims_are_as_reported(chapter, default_runs):
+    record = runner.read_record(default_runs[chapter.slug])
+    assert record["run"]["cache_key"] == runner.cache_key(chapter, {})
+    for claim in record["claims"]:
+        assert claim["reproduced"] == claim["expected"], claim
+
+
+@pytest.mark.slow
+def test_executed_notebooks_pass_nbval(default_runs, tmp_path):
+    env = os.environ | {"CLIPBOOK_RESULTS": str(tmp_path / "nbval.json"), "CLIPBOOK_PROGRESS": "0"}
+    cmd = [sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider",
+           "--sanitize-with", str(Path(__file__).with_name("nbval_sanitize.cfg")), *map(str, default_runs.values())]
+    done = subprocess.run(cmd, cwd=runner.ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+
+
+@pytest.fixture(scope="session")
+def site(default_runs):
+    return build_site()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(chromium_path() is None, reason="Chromium is installed by `make test` (make chromium)")
+def test_site_pages_show_figures_and_no_errors(site, tmp_path_factory):
+    pages = [f"chapters/{c.stem}.html" for c in CHAPTERS]
+    report = inspect_pages(site, pages + ["intro.html", "results.html", "reproducibility.html"],
+                           tmp_path_factory.mktemp("screenshots"))
+    for page in pages:
+        seen = report[page]
+        assert seen["figures"] >= 1 and len(seen["captions"]) == seen["figures"], page
+        assert all(c.startswith("Fig.") for c in seen["captions"]), seen["captions"]
+        assert seen["images"] >= seen["figures"] and not seen["broken_images"], seen["broken_images"]
+        assert seen["error_outputs"] == 0 and not seen["stderr_outputs"] and not seen["warning_text"], seen
+    results, repro = report["results.html"]["text"], report["reproducibility.html"]["text"]
+    for chapter in CHAPTERS:
+        assert chapter.title in results and chapter.title in repro
+    assert "reproduced" in results
+    assert "torch" in repro and "open_clip" in repro and "run time (s)" in repro

@@ -1,0 +1,75 @@
+"""Statistics and linear-model read-outs on inputs whose answers are known."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from clipbook.evaluate.linear import accuracy, signal_share
+from clipbook.evaluate.stats import ci_table, mean_ci, paired_difference, spearman_per_group, summarize
+from clipbook.models import linear
+
+
+def test_mean_ci_matches_the_student_t_formula():
+    ci = mean_ci([1.0, 2.0, 3.0])
+    half = 4.302652729911275 * 1.0 / np.sqrt(3)  # t_{0.975, 2} * s / sqrt(n)
+    assert (ci.mean, ci.lo, ci.hi, ci.n) == pytest.approx((2.0, 2.0 - half, 2.0 + half, 3))
+    assert mean_ci([0.5, 0.5]) == (0.5, 0.5, 0.5, 2)
+    assert np.isnan(mean_ci([1.0]).lo)
+    with pytest.raises(ValueError):
+        mean_ci([])
+
+
+def _sweep():
+    rows = [{"seed": s, "x": x, "method": m, "v": x * (2 if m == "a" else 1) + 0.01 * s}
+            for s in range(4) for x in (1, 2, 3) for m in ("a", "b")]
+    return pd.DataFrame(rows)
+
+
+def test_summaries_and_paired_differences():
+    df = _sweep()
+    summary = summarize(df, ["method", "x"], "v")
+    assert list(summary.columns) == ["method", "x", "mean", "lo", "hi", "n"]
+    assert summary.n.tolist() == [4] * 6
+    diff = paired_difference(df[df.x == 3], "v", "method", "a", "b")
+    assert (diff.mean, diff.lo, diff.hi) == pytest.approx((3.0, 3.0, 3.0))  # the seed offset cancels when paired
+    table = ci_table(df, "x", "method", "v")
+    assert table.shape == (3, 2) and table.loc[1, "a"].startswith("2.015 [")
+
+
+def test_spearman_per_group():
+    df = _sweep()
+    rho = spearman_per_group(df[df.method == "a"], "x", "v")
+    assert rho.tolist() == [1.0] * 4
+    rho_down = spearman_per_group(df[df.method == "a"].assign(v=lambda d: -d.v), "x", "v")
+    assert rho_down.tolist() == [-1.0] * 4
+
+
+def test_accuracy():
+    logits = torch.tensor([[[2.0, 1.0], [0.0, 1.0], [3.0, 0.0]]])
+    assert accuracy(logits, torch.tensor([[0, 1, 1]])).tolist() == pytest.approx([2 / 3])
+
+
+@pytest.mark.parametrize("w_core,w_spur,share", [(1.0, 0.0, 0.0), (0.0, 1.0, 1.0), (1.0, 1.0, 0.5), (1.0, 3.0, 0.75)])
+def test_signal_share_of_known_classifiers(w_core, w_spur, share):
+    k = 2
+    eye = torch.eye(k)
+    classifier = torch.cat([w_core * eye, w_spur * eye, torch.ones(k, 3)], dim=1).unsqueeze(0)  # noise weights are class-constant
+    embedding = torch.eye(2 * k + 3).unsqueeze(0)
+    got = signal_share(classifier, embedding, slice(k, 2 * k), slice(0, k), 1.0, 1.0)
+    assert got.item() == pytest.approx(share)
+
+
+def test_signal_share_ignores_shifts_that_do_not_move_the_argmax():
+    eye = torch.eye(2)
+    shifted = torch.cat([eye + 5.0, eye * 0 + 7.0], dim=1).unsqueeze(0)  # spurious block constant: no signal
+    assert signal_share(shifted, torch.eye(4).unsqueeze(0), slice(2, 4), slice(0, 2), 1.0, 1.0).item() == 0.0
+
+
+def test_zero_shot_classifier_agrees_with_zero_shot_logits():
+    g = torch.Generator().manual_seed(0)
+    params = linear.init_clip(2, 6, 5, 3, seed=1)
+    images, prompts = torch.randn(2, 50, 6, generator=g), torch.randn(2, 4, 5, generator=g)
+    by_logits = linear.zero_shot_logits(params, images, prompts).argmax(-1)
+    by_classifier = torch.bmm(images, linear.zero_shot_classifier(params, prompts).transpose(1, 2)).argmax(-1)
+    assert torch.equal(by_logits, by_classifier)

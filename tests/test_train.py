@@ -1,0 +1,97 @@
+"""The batched trainer trains each model exactly as if it were alone, deterministically."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from open_clip.loss import ClipLoss
+
+from clipbook.losses import clip_loss, cross_entropy, weighted_negatives_loss
+from clipbook.models import linear
+from clipbook.train import TrainConfig, train
+
+CPU = torch.device("cpu")
+
+
+def _features(m=3, n=16, d=5, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return (F.normalize(torch.randn(m, n, d, generator=g), dim=-1), F.normalize(torch.randn(m, n, d, generator=g), dim=-1),
+            torch.tensor([1.0, 10.0, 30.0][:m]))
+
+
+def test_clip_loss_is_open_clips_loss_per_model():
+    a, b, s = _features()
+    expected = torch.stack([ClipLoss()(a[i], b[i], s[i]) for i in range(3)])
+    torch.testing.assert_close(clip_loss(a, b, s), expected)
+
+
+def test_weighted_negatives_interpolates_between_positive_only_and_clip():
+    a, b, s = _features()
+    torch.testing.assert_close(weighted_negatives_loss(a, b, s, 1.0), clip_loss(a, b, s))
+    positives = (a * b).sum(-1).mean(-1) * s
+    torch.testing.assert_close(weighted_negatives_loss(a, b, s, 0.0), -positives)
+    per_model = weighted_negatives_loss(a, b, s, torch.tensor([0.0, 1.0, 0.5]))
+    torch.testing.assert_close(per_model[1], clip_loss(a, b, s)[1])
+
+
+def test_cross_entropy_per_model():
+    logits, labels = torch.randn(2, 7, 4), torch.randint(4, (2, 7))
+    expected = torch.stack([F.cross_entropy(logits[i], labels[i]) for i in range(2)])
+    torch.testing.assert_close(cross_entropy(logits, labels), expected)
+
+
+def _clip_fit(x, t, config, init_seed=0):
+    params = linear.init_clip(x.shape[0], x.shape[-1], t.shape[-1], 4, seed=init_seed)
+
+    def loss_fn(p, idx):
+        return clip_loss(linear.encode(p["image"], x[:, idx]), linear.encode(p["text"], t[:, idx]), p["logit_scale"].exp())
+
+    return train(params, loss_fn, x.shape[1], config, device=CPU)
+
+
+def test_batched_training_equals_training_each_model_alone():
+    g = torch.Generator().manual_seed(1)
+    x, t = torch.randn(3, 96, 6, generator=g), torch.randn(3, 96, 5, generator=g)
+    config = TrainConfig(steps=25, batch_size=32, lr=0.05)
+    together = _clip_fit(x, t, config).params
+    init = linear.init_clip(3, 6, 5, 4, seed=0)
+    for m in range(3):
+        params = {k: v[m:m + 1].clone() for k, v in init.items()}
+
+        def loss_fn(p, idx, m=m):
+            return clip_loss(linear.encode(p["image"], x[m:m + 1, idx]), linear.encode(p["text"], t[m:m + 1, idx]),
+                             p["logit_scale"].exp())
+
+        alone = train(params, loss_fn, 96, config, device=CPU).params
+        for k in init:
+            torch.testing.assert_close(together[k][m:m + 1], alone[k], atol=1e-5, rtol=1e-4)
+
+
+def test_same_seed_same_numbers_and_training_lowers_the_loss():
+    g = torch.Generator().manual_seed(2)
+    x, t = torch.randn(2, 64, 6, generator=g), torch.randn(2, 64, 6, generator=g)
+    config = TrainConfig(steps=30, batch_size=16, lr=0.05, log_every=10)
+    first, second = _clip_fit(x, t, config), _clip_fit(x, t, config)
+    for k in first.params:
+        assert torch.equal(first.params[k], second.params[k])
+    assert first.history.equals(second.history)
+    loss = first.history[first.history.metric == "loss"].groupby("step").value.mean()
+    assert loss.iloc[-1] < loss.iloc[0]
+    assert sorted(loss.index) == [0, 10, 20, 30]
+
+
+def test_resuming_from_a_checkpoint_reproduces_an_uninterrupted_run(tmp_path):
+    g = torch.Generator().manual_seed(3)
+    x, t = torch.randn(2, 50, 6, generator=g), torch.randn(2, 50, 6, generator=g)
+    full = _clip_fit(x, t, TrainConfig(steps=20, batch_size=16, lr=0.05))
+    ckpt = str(tmp_path / "run.pt")
+    _clip_fit(x, t, TrainConfig(steps=10, batch_size=16, lr=0.05, checkpoint=ckpt, checkpoint_every=10))
+    resumed = _clip_fit(x, t, TrainConfig(steps=20, batch_size=16, lr=0.05, checkpoint=ckpt, checkpoint_every=10))
+    for k in full.params:
+        torch.testing.assert_close(resumed.params[k], full.params[k])
+    with pytest.raises(ValueError, match="another training configuration"):
+        _clip_fit(x, t, TrainConfig(steps=20, batch_size=8, lr=0.05, checkpoint=ckpt))
+
+
+def test_unknown_optimizer_is_a_clear_error():
+    with pytest.raises(ValueError, match="optimizer"):
+        _clip_fit(torch.randn(1, 8, 3), torch.randn(1, 8, 3), TrainConfig(steps=1, optimizer="lbfgs"))
