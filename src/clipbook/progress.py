@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 
 from tqdm import std
 
 
 def _tqdm_class():
-    in_kernel = "ipykernel" in __import__("sys").modules
+    in_kernel = "ipykernel" in sys.modules
     if in_kernel and importlib.util.find_spec("ipywidgets") is not None:
         from tqdm.notebook import tqdm
 

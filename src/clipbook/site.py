@@ -51,9 +51,10 @@ def reproducibility_page(records: list[dict]) -> str:
              "Every number in this book comes from the executed chapters listed here. To rerun one:\n",
              "```bash\npython -m clipbook run CHAPTER [-p NAME VALUE ...] [--profile smoke|paper]\n```\n",
              "## Environment\n"]
-    envs = pd.DataFrame([r["environment"] | {"chapter": r["run"]["chapter"]} for r in records if "environment" in r])
+    envs = pd.DataFrame([{"chapter": r["run"]["chapter"]} | r["environment"] for r in records if "environment" in r])
     if not envs.empty:
-        parts.append(_md_table(envs.set_index("chapter").reset_index()) + "\n")
+        parts.append(_md_table(envs.drop(columns="platform")) + "\n")
+        parts.append("Platforms: " + "; ".join(f"`{p}`" for p in envs["platform"].unique()) + "\n")
     parts.append("## Runs\n")
     runs = pd.DataFrame([{"chapter": r["run"]["chapter"], "profile": r["run"]["profile"],
                           "run time (s)": r["run"]["duration_s"], "finished (UTC)": r["run"]["finished"],
