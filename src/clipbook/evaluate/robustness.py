@@ -1,0 +1,73 @@
+"""Effective robustness as imagenet-testbed defines it (Taori et al. 2020; Fang et al. 2022).
+
+Accuracies of baseline models (trained on the narrow, ImageNet-like distribution) lie on a line
+once both axes are logit-transformed. A model's *effective robustness* (ER) is its OOD accuracy
+minus the baseline line's prediction at its ID accuracy: how much more robust it is than its ID
+accuracy alone would predict. Bands and intervals come from bootstrapping the baseline models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special, stats
+
+from clipbook.evaluate.stats import Interval
+
+_EPS = 1e-4  # accuracies of exactly 0 or 1 have no logit
+
+
+def logit(accuracy) -> np.ndarray:
+    return special.logit(np.clip(np.asarray(accuracy, dtype=float), _EPS, 1 - _EPS))
+
+
+@dataclass(frozen=True)
+class BaselineFit:
+    """OOD = expit(slope * logit(ID) + intercept), fitted by least squares in logit space."""
+
+    slope: float
+    intercept: float
+
+    def predict(self, id_accuracy) -> np.ndarray:
+        return special.expit(self.slope * logit(id_accuracy) + self.intercept)
+
+    def effective_robustness(self, id_accuracy, ood_accuracy) -> np.ndarray:
+        return np.asarray(ood_accuracy, dtype=float) - self.predict(id_accuracy)
+
+
+def fit_baseline(id_accuracy, ood_accuracy) -> BaselineFit:
+    x, y = logit(id_accuracy), logit(ood_accuracy)
+    if len(x) < 2 or np.ptp(x) == 0:
+        raise ValueError("the baseline needs at least two models with different ID accuracies")
+    fit = stats.linregress(x, y)
+    return BaselineFit(float(fit.slope), float(fit.intercept))
+
+
+def _bootstrap_fits(id_accuracy, ood_accuracy, n_boot: int, seed: int) -> list[BaselineFit]:
+    """Refit on baseline models resampled with replacement (degenerate resamples skipped)."""
+    x, y = np.asarray(id_accuracy, dtype=float), np.asarray(ood_accuracy, dtype=float)
+    rng = np.random.default_rng(seed)
+    fits = []
+    for idx in rng.integers(0, len(x), size=(n_boot, len(x))):
+        if np.ptp(x[idx]) > 0:
+            fits.append(fit_baseline(x[idx], y[idx]))
+    return fits
+
+
+def baseline_band(id_accuracy, ood_accuracy, grid, *, n_boot: int = 1000, confidence: float = 0.95,
+                  seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Pointwise bootstrap band of the baseline line's prediction on ``grid`` (ID accuracies)."""
+    predictions = np.stack([f.predict(grid) for f in _bootstrap_fits(id_accuracy, ood_accuracy, n_boot, seed)])
+    alpha = (1 - confidence) / 2
+    return np.quantile(predictions, alpha, axis=0), np.quantile(predictions, 1 - alpha, axis=0)
+
+
+def effective_robustness_ci(baseline_id, baseline_ood, id_accuracy, ood_accuracy, *, n_boot: int = 1000,
+                            confidence: float = 0.95, seed: int = 0) -> Interval:
+    """Mean ER of the given models, with a bootstrap interval over the baseline's uncertainty."""
+    point = float(np.mean(fit_baseline(baseline_id, baseline_ood).effective_robustness(id_accuracy, ood_accuracy)))
+    values = [np.mean(f.effective_robustness(id_accuracy, ood_accuracy))
+              for f in _bootstrap_fits(baseline_id, baseline_ood, n_boot, seed)]
+    alpha = (1 - confidence) / 2
+    return Interval(point, float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha)), len(values))

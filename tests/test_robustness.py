@@ -1,0 +1,57 @@
+"""Effective robustness on accuracies whose answers are known."""
+
+import numpy as np
+import pytest
+from scipy import special
+
+from clipbook.evaluate.robustness import baseline_band, effective_robustness_ci, fit_baseline, logit
+
+
+def _on_line(id_acc, slope=1.2, intercept=-0.8):
+    return special.expit(slope * special.logit(id_acc) + intercept)
+
+
+def test_fit_recovers_a_line_in_logit_space():
+    id_acc = np.linspace(0.3, 0.9, 8)
+    fit = fit_baseline(id_acc, _on_line(id_acc))
+    assert (fit.slope, fit.intercept) == pytest.approx((1.2, -0.8))
+    assert fit.effective_robustness(id_acc, _on_line(id_acc)) == pytest.approx(np.zeros(8), abs=1e-12)
+
+
+def test_effective_robustness_is_the_vertical_distance_to_the_line():
+    id_acc = np.linspace(0.3, 0.9, 8)
+    fit = fit_baseline(id_acc, _on_line(id_acc))
+    above = _on_line(0.6) + 0.1
+    assert fit.effective_robustness([0.6], [above]) == pytest.approx([0.1])
+    assert fit.effective_robustness([0.6], [_on_line(0.6) - 0.05]) == pytest.approx([-0.05])
+
+
+def test_known_imagenet_testbed_numbers():
+    """A logit line with slope 1 and intercept 0 predicts OOD = ID: ER = OOD - ID."""
+    id_acc = np.array([0.2, 0.5, 0.8])
+    fit = fit_baseline(id_acc, id_acc)
+    assert fit.effective_robustness([0.7613], [0.2409]) == pytest.approx([0.2409 - 0.7613])
+
+
+def test_bootstrap_band_is_tight_without_noise_and_widens_with_it():
+    id_acc = np.linspace(0.3, 0.9, 12)
+    grid = np.array([0.5, 0.7])
+    lo, hi = baseline_band(id_acc, _on_line(id_acc), grid, n_boot=200)
+    assert hi - lo == pytest.approx([0, 0], abs=1e-9) and lo == pytest.approx(_on_line(grid))
+    noisy = special.expit(special.logit(_on_line(id_acc)) + np.random.default_rng(0).normal(0, 0.2, 12))
+    lo, hi = baseline_band(id_acc, noisy, grid, n_boot=200)
+    assert np.all(hi - lo > 0.01) and np.all(lo < _on_line(grid) + 0.05) and np.all(hi > _on_line(grid) - 0.05)
+
+
+def test_effective_robustness_interval_contains_the_truth():
+    rng = np.random.default_rng(1)
+    id_acc = np.linspace(0.3, 0.9, 15)
+    ood = special.expit(special.logit(_on_line(id_acc)) + rng.normal(0, 0.1, 15))
+    ci = effective_robustness_ci(id_acc, ood, [0.6, 0.7], [_on_line(0.6) + 0.1, _on_line(0.7) + 0.1], n_boot=300)
+    assert ci.lo < 0.1 < ci.hi and ci.lo > 0.0
+
+
+def test_degenerate_baselines_are_rejected():
+    with pytest.raises(ValueError, match="two models"):
+        fit_baseline([0.5, 0.5], [0.3, 0.4])
+    assert np.isfinite(logit([0.0, 1.0])).all()
