@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import tempfile
 import time
+from contextlib import contextmanager
+from pathlib import Path
 
+import open_clip
 import torch
 
+from clipbook.image_training import StackedModels, clip_loss_fn, fit
 from clipbook.losses import clip_loss
 from clipbook.models import linear
+from clipbook.models.towers import create_clip, model_config
 from clipbook.runner import CHAPTERS_OUT, chapters, read_record
+from clipbook.scale import export_csv, export_model_config, open_clip_train_command, read_train_log
 from clipbook.train import TrainConfig, train
 
 
@@ -46,6 +55,79 @@ def batched_trainer(n_models: int = 32, steps: int = 100, batch_size: int = 128,
             "speedup": round(looped / batched, 2)}
 
 
+@contextmanager
+def _threads(n: int):
+    saved = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
+
+
+def _random_pairs(n: int, image_size: int, seed: int = 0) -> tuple[torch.Tensor, list[str]]:
+    """Noise images and short captions: throughput does not depend on what they show."""
+    g = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (n, 3, image_size, image_size), dtype=torch.uint8, generator=g)
+    words = ("red", "blue", "small", "large", "circle", "square", "star", "ring", "striped", "dotted")
+    picks = torch.randint(len(words), (n, 3), generator=g).tolist()
+    return images, [f"a photo of a {words[a]} {words[b]} {words[c]}" for a, b, c in picks]
+
+
+def _open_clip_train_step_times(model: str, images: torch.Tensor, captions: list[str], batch_size: int,
+                                threads: int) -> torch.Tensor:
+    """Seconds per step of one ``open_clip_train`` epoch (CPU, fp32, one process), data time removed."""
+    with tempfile.TemporaryDirectory() as tmp:
+        command = open_clip_train_command(
+            export_csv(images, captions, Path(tmp) / "data"), model=export_model_config(model, Path(tmp) / "model"),
+            logs=Path(tmp) / "logs", name="bench", batch_size=batch_size, workers=0, precision="fp32",
+            device="cpu", extra=["--log-every-n-steps", "1"])
+        env = os.environ | {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+        subprocess.run(command, check=True, capture_output=True, env=env)
+        log = read_train_log(Path(tmp) / "logs" / "bench" / "out.log")
+    return torch.tensor((batch_size / log.samples_per_s - log.data_time).to_numpy())
+
+
+def _our_step_times(model: str, images: torch.Tensor, tokens: torch.Tensor, config: TrainConfig,
+                    threads: int) -> torch.Tensor:
+    """Seconds per step of the book's loop: the time between successive loss evaluations."""
+    stack = StackedModels([create_clip(model)], torch.device("cpu"))
+    loss_fn = clip_loss_fn(stack, images, tokens)
+    stamps = []
+
+    def timed_loss(params, idx):
+        stamps.append(time.perf_counter())
+        return loss_fn(params, idx)
+
+    with _threads(threads):
+        fit(stack, timed_loss, len(images), config, desc="bench")
+    return torch.diff(torch.tensor(stamps, dtype=torch.float64))
+
+
+def trainer_vs_open_clip_train(model: str = "tiny-vit-bpe", n_images: int = 2000, batch_size: int = 128,
+                               warmup_steps: int = 2, threads: int | None = None) -> dict:
+    """Training samples/s of the book's loop and of ``open_clip_train`` (CPU, fp32, one process) on
+    the same model, images, captions, batch size and thread count; ``ratio`` is ours / theirs.
+
+    Both exclude data loading: ours trains on cached tensors, and from each step of
+    open_clip_train's log (one line per step) its data time (PNG decoding, augmentation,
+    tokenization) is subtracted. Both run one epoch and drop ``warmup_steps`` steps; ours runs
+    once before and once after theirs, so that a change in the load of a shared CPU hits both,
+    and the comparison takes median step times, which load spikes disturb less than means.
+    """
+    threads = threads or torch.get_num_threads()
+    images, captions = _random_pairs(n_images, model_config(model)["vision_cfg"]["image_size"])
+    tokens = open_clip.get_tokenizer(model)(captions)
+    config = TrainConfig(steps=n_images // batch_size, batch_size=batch_size, lr=5e-4)
+    before = _our_step_times(model, images, tokens, config, threads)[warmup_steps:]
+    theirs = _open_clip_train_step_times(model, images, captions, batch_size, threads)[warmup_steps:]
+    ours = torch.cat([before, _our_step_times(model, images, tokens, config, threads)[warmup_steps:]])
+    ours_rate, theirs_rate = batch_size / ours.median().item(), batch_size / theirs.median().item()
+    return {"model": model, "batch_size": batch_size, "timed_steps": len(theirs), "threads": threads,
+            "ours_samples_per_s": round(ours_rate, 1), "open_clip_train_samples_per_s": round(theirs_rate, 1),
+            "ratio": round(ours_rate / theirs_rate, 2)}
+
+
 def chapter_times() -> dict:
     """Each chapter's last run time at its default profile, from its run record."""
     out = {}
@@ -57,4 +139,4 @@ def chapter_times() -> dict:
 
 def bench() -> dict:
     return {"threads": torch.get_num_threads(), "batched_linear_trainer": batched_trainer(),
-            "chapter_run_time_s": chapter_times()}
+            "trainer_vs_open_clip_train": trainer_vs_open_clip_train(), "chapter_run_time_s": chapter_times()}

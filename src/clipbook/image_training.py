@@ -1,0 +1,126 @@
+"""Training open_clip towers through the book's one loop, :func:`clipbook.train.train`.
+
+The loop trains a dict of tensors whose leading axis indexes models. :class:`StackedModels`
+turns ``M`` modules of one architecture into such a dict (``torch.func.stack_module_state``)
+and runs them with ``torch.func.functional_call``: directly for one model, under ``vmap`` for
+several, so a sweep of seeds or settings is one tensor program (its stacked buffers let
+BatchNorm keep per-model running statistics under ``vmap``). Data are cached tensors indexed by
+the loop's batch indices: a step does no decoding, augmentation or tokenization.
+
+Stack models on a GPU. On a CPU a loop over single models is faster: PyTorch has no ``vmap``
+rule for CPU attention yet, and the towers' matrices already fill the cores (four tiny-vit or
+tiny-rn models stacked: 1.2 to 1.5 times the time of training them one after another).
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from itertools import chain
+from typing import Sequence
+
+import torch
+from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
+
+from clipbook.device import default_device
+from clipbook.losses import clip_loss, cross_entropy
+from clipbook.models.towers import MAX_LOGIT_SCALE
+from clipbook.train import LossFn, MetricsFn, Params, TrainConfig, TrainResult, train
+
+
+class StackedModels:
+    """``M`` modules of one architecture as stacked parameter and buffer tensors on one device."""
+
+    def __init__(self, models: Sequence[nn.Module], device: torch.device | None = None):
+        if not models:
+            raise ValueError("StackedModels needs at least one model")
+        self.models = list(models)
+        self.device = device or default_device()
+        params, buffers = stack_module_state(self.models)
+        self.params: Params = {k: v.detach().to(self.device) for k, v in params.items()}
+        self.buffers: Params = {k: v.to(self.device) for k, v in buffers.items()}
+        self._skeleton = copy.deepcopy(self.models[0]).to("meta").train()
+
+    def __len__(self) -> int:
+        return len(self.models)
+
+    @property
+    def visual(self) -> nn.Module:
+        """The image tower of the first model (architecture and preprocessing constants only)."""
+        return self.models[0].visual
+
+    def __call__(self, params: Params, *inputs: torch.Tensor):
+        """The models' forward on shared inputs; every output gets a leading model axis."""
+        if len(self) == 1:  # plain call, on views whose backward is a reshape (indexing's would copy)
+            one = {k: v.squeeze(0) for k, v in params.items()}, {k: v.squeeze(0) for k, v in self.buffers.items()}
+            out = functional_call(self._skeleton, one, inputs)
+            return tuple(o.unsqueeze(0) for o in out) if isinstance(out, tuple) else out.unsqueeze(0)
+        with warnings.catch_warnings():  # CPU attention has no batching rule yet; vmap loops over models there
+            warnings.filterwarnings("ignore", message="There is a performance drop because we have not yet implemented")
+            return vmap(lambda p, b: functional_call(self._skeleton, (p, b), inputs))(params, self.buffers)
+
+    def load(self, params: Params) -> list[nn.Module]:
+        """Copy trained ``params`` and the current buffers back into the modules; returns them."""
+        stacked = params | self.buffers
+        with torch.no_grad():
+            for m, model in enumerate(self.models):
+                for name, tensor in chain(model.named_parameters(), model.named_buffers()):
+                    tensor.copy_(stacked[name][m])
+        return self.models
+
+
+def pixels(images: torch.Tensor, visual: nn.Module) -> torch.Tensor:
+    """Images as the tower expects them: uint8 in [0, 255] or float in [0, 1], normalized with
+    the tower's mean and std (``visual.preprocess_cfg``, what open_clip's transforms use)."""
+    x = images.float() / 255 if images.dtype == torch.uint8 else images.float()
+    mean = torch.tensor(visual.preprocess_cfg["mean"], device=x.device).view(-1, 1, 1)
+    std = torch.tensor(visual.preprocess_cfg["std"], device=x.device).view(-1, 1, 1)
+    return (x - mean) / std
+
+
+def clip_loss_fn(stack: StackedModels, images: torch.Tensor, tokens: torch.Tensor) -> LossFn:
+    """Per-model CLIP loss (open_clip's ``ClipLoss``) on the pairs ``(images[i], tokens[i])`` of a batch."""
+    images, tokens = images.to(stack.device), tokens.to(stack.device)
+
+    def loss_fn(params: Params, idx: torch.Tensor) -> torch.Tensor:
+        image_features, text_features, scale = stack(params, pixels(images[idx], stack.visual), tokens[idx])
+        return clip_loss(image_features, text_features, scale.clamp(max=MAX_LOGIT_SCALE))
+
+    return loss_fn
+
+
+def supervised_loss_fn(stack: StackedModels, images: torch.Tensor, labels: torch.Tensor) -> LossFn:
+    """Per-model cross-entropy of :class:`~clipbook.models.towers.SupervisedClassifier` models."""
+    images, labels = images.to(stack.device), labels.to(stack.device)
+
+    def loss_fn(params: Params, idx: torch.Tensor) -> torch.Tensor:
+        logits = stack(params, pixels(images[idx], stack.visual))
+        return cross_entropy(logits, labels[idx].expand(len(stack), -1))
+
+    return loss_fn
+
+
+def fit(stack: StackedModels, loss_fn: LossFn, n_samples: int, config: TrainConfig, *,
+        metrics: MetricsFn | None = None, desc: str = "training") -> TrainResult:
+    """Train the stacked models with the book's loop, then load the result into the modules."""
+    result = train(stack.params, loss_fn, n_samples, config, metrics=metrics, desc=desc, device=stack.device,
+                   buffers=stack.buffers)
+    stack.load(result.params)
+    return result
+
+
+def train_clip(models: Sequence[nn.Module], images: torch.Tensor, tokens: torch.Tensor, config: TrainConfig, *,
+               device: torch.device | None = None, desc: str = "CLIP") -> TrainResult:
+    """Train open_clip models, in place, on image-caption pairs held as tensors
+    (images ``(N, 3, H, W)``, tokens ``(N, L)``); all models see the same batches."""
+    stack = StackedModels(models, device)
+    return fit(stack, clip_loss_fn(stack, images, tokens), len(images), config, desc=desc)
+
+
+def train_supervised(models: Sequence[nn.Module], images: torch.Tensor, labels: torch.Tensor, config: TrainConfig, *,
+                     device: torch.device | None = None, desc: str = "supervised") -> TrainResult:
+    """Train supervised classifiers, in place, on labelled images held as tensors."""
+    stack = StackedModels(models, device)
+    return fit(stack, supervised_loss_fn(stack, images, labels), len(images), config, desc=desc)
+
