@@ -19,12 +19,14 @@ def set_style() -> None:
 
 
 def lines_with_ci(df: pd.DataFrame, x: str, y: str, hue: str, *, ax: plt.Axes | None = None,
-                  ylabel: str | None = None, xlabel: str | None = None) -> plt.Axes:
-    """Mean of ``y`` against ``x`` per ``hue`` with its 95% Student-t band over seeds."""
+                  ylabel: str | None = None, xlabel: str | None = None, marker: str | None = "o") -> plt.Axes:
+    """Mean of ``y`` against ``x`` per ``hue`` with its 95% Student-t band over seeds.
+
+    ``marker=None`` for curves over training, where points are dense."""
     ax = ax or plt.gca()
     summary = summarize(df, [hue, x], y)
     for (name, group), color in zip(summary.groupby(hue, sort=False), sns.color_palette()):
-        ax.plot(group[x], group["mean"], marker="o", label=name, color=color)
+        ax.plot(group[x], group["mean"], marker=marker, label=name, color=color)
         ax.fill_between(group[x], group["lo"], group["hi"], alpha=0.2, color=color, linewidth=0)
     ax.set(xlabel=xlabel or x, ylabel=ylabel or y)
     ax.legend(title=None, frameon=False)
@@ -45,4 +47,39 @@ def id_ood_scatter(df: pd.DataFrame, hue: str, *, x: str = "id_accuracy", y: str
             ax.plot(xs, slope * xs + intercept, color=color, lw=1.5)
     ax.set(xlabel="in-distribution accuracy", ylabel="out-of-distribution accuracy", xlim=(lo, 1.0), ylim=(lo, 1.0))
     ax.legend(frameon=False, fontsize="small")
+    return ax
+
+
+def heatmap(df: pd.DataFrame, index: str, columns: str, value: str, *, ax: plt.Axes | None = None,
+            fmt: str = ".2f", cmap: str = "mako_r", label: str | None = None) -> plt.Axes:
+    """Mean of ``value`` over seeds for every (``index``, ``columns``) cell of a sweep, annotated.
+
+    The largest ``index`` is drawn at the top, so a knob that grows reads upwards."""
+    ax = ax or plt.gca()
+    grid = df.groupby([index, columns])[value].mean().unstack(columns).sort_index(ascending=False)
+    sns.heatmap(grid, annot=True, fmt=fmt, cmap=cmap, ax=ax, cbar_kws={"label": label or value})
+    ax.set(xlabel=columns, ylabel=index)
+    return ax
+
+
+def points_with_ci(df: pd.DataFrame, x: str, y: str, hue: str, *, ax: plt.Axes | None = None,
+                   order: list | None = None, ylabel: str | None = None, xlabel: str | None = None) -> plt.Axes:
+    """Mean of ``y`` per category of ``x`` and per ``hue`` (side by side) with 95% Student-t bars.
+
+    For effects measured per seed (e.g. paired differences against a baseline): a zero line is
+    drawn, so an interval that does not cross it is an effect of a definite sign."""
+    ax = ax or plt.gca()
+    summary = summarize(df, [hue, x], y)
+    order = order or list(dict.fromkeys(df[x]))
+    hues = list(dict.fromkeys(df[hue]))
+    width = 0.6 / max(len(hues), 1)
+    for i, (name, color) in enumerate(zip(hues, sns.color_palette())):
+        group = summary[summary[hue] == name].set_index(x).reindex(order)
+        pos = np.arange(len(order)) + (i - (len(hues) - 1) / 2) * width
+        ax.errorbar(pos, group["mean"], yerr=[group["mean"] - group["lo"], group["hi"] - group["mean"]],
+                    fmt="o", capsize=4, color=color, label=str(name))
+    ax.axhline(0, color="0.5", lw=1, ls=":")
+    ax.set_xticks(np.arange(len(order)), order)
+    ax.set(xlabel=xlabel or x, ylabel=ylabel or y)
+    ax.legend(title=hue, frameon=False)
     return ax

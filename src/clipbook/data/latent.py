@@ -17,7 +17,7 @@ import torch
 
 Split = Literal["train", "id", "ood"]
 """``train`` and ``id`` (a fresh test set) follow the training distribution; ``ood`` is shifted."""
-_SPLIT_STREAM = {"train": 1, "id": 2, "ood": 3}
+SPLIT_STREAM = {"train": 1, "id": 2, "ood": 3}
 
 
 def random_embedding(dim: int, latent_dim: int, generator: torch.Generator) -> torch.Tensor:
@@ -101,7 +101,7 @@ class PairedBatch:
         return self.x.shape[0]
 
 
-def _stack_field(worlds: Sequence[SpuriousWorld], name: str, n_seeds: int) -> torch.Tensor:
+def stack_field(worlds: Sequence, name: str, n_seeds: int) -> torch.Tensor:
     """World field as a ``(M, 1, 1)`` tensor, world-major to match the model order."""
     values = torch.tensor([float(getattr(w, name)) for w in worlds])
     return values.repeat_interleave(n_seeds).view(-1, 1, 1)
@@ -118,7 +118,7 @@ def sample_spurious(worlds: Sequence[SpuriousWorld], seeds: Sequence[int], n: in
     k, n_seeds = first.n_classes, len(seeds)
     base = [_base_draws(first, seed, n, split) for seed in seeds]
     draws = {key: torch.stack([b[key] for b in base]).repeat(len(worlds), *[1] * base[0][key].dim()) for key in base[0]}
-    f = {field.name: _stack_field(worlds, field.name, n_seeds) for field in fields(SpuriousWorld) if field.name not in ("captions",)}
+    f = {field.name: stack_field(worlds, field.name, n_seeds) for field in fields(SpuriousWorld) if field.name not in ("captions",)}
 
     y, eye = draws["y"], torch.eye(k)
     p = f["p_spurious_test" if split == "ood" else "p_spurious"].view(-1, 1)
@@ -147,7 +147,7 @@ def _base_draws(world: SpuriousWorld, seed: int, n: int, split: Split) -> dict[s
     g_world = torch.Generator().manual_seed(seed)
     A_img = random_embedding(world.image_dim, world.latent_dim, g_world)
     A_txt = random_embedding(world.text_dim, 2 * world.n_classes, g_world)
-    g = torch.Generator().manual_seed(seed * 7919 + _SPLIT_STREAM[split])
+    g = torch.Generator().manual_seed(seed * 7919 + SPLIT_STREAM[split])
     k = world.n_classes
     return {
         "A_img": A_img,

@@ -36,3 +36,18 @@ def signal_share(classifier: torch.Tensor, embedding: torch.Tensor, part: slice,
     s_part = _double_centred_norm(latent[..., part]) * torch.as_tensor(part_scale).reshape(-1)
     s_other = _double_centred_norm(latent[..., other]) * torch.as_tensor(other_scale).reshape(-1)
     return s_part / (s_part + s_other)
+
+
+def own_class_vote(classifier: torch.Tensor, embedding: torch.Tensor, part: slice,
+                   scale: torch.Tensor | float = 1.0) -> torch.Tensor:
+    """Signed vote of a one-hot latent block for its *own* class, per model ``(M,)``.
+
+    The mean diagonal of the double-centred ``(K, K)`` block times the block's class-mean
+    scale: how much feature ``k`` at full strength raises class ``k``'s score over the other
+    classes. Positive: the feature votes for the class it is tied to; negative: against it.
+    :func:`signal_share` measures the size of a block's signal; this gives its sign.
+    """
+    block = torch.bmm(classifier, embedding)[..., part]
+    centred = block - block.mean(dim=1, keepdim=True)
+    centred = centred - centred.mean(dim=2, keepdim=True)
+    return centred.diagonal(dim1=1, dim2=2).mean(dim=-1) * torch.as_tensor(scale).reshape(-1)
