@@ -1,0 +1,239 @@
+"""Chapter 3: pair-driven conditioning (Ren & Li, 2023).
+
+Linear encoders ``f_A(x) = W_A x`` and ``f_B(x) = W_B x`` (unnormalized, as in the paper's
+model) trained from a small initialization by gradient descent on a symmetric InfoNCE loss at a
+fixed temperature, whose negative pairs count with weight ``neg_weight`` (1: CLIP's loss, 0:
+positive pairs only). Every encoder lives in a Frobenius-norm ball: for any ``neg_weight``
+below 1 the loss is unbounded below (a pair's own similarity can outgrow its weighted softmax
+normalizer), and the ball is the norm constraint that makes it a problem at all; its radius is
+``norm_budget`` times the norm CLIP's balanced optimum needs, so it does not bind for CLIP. All (neg_weight, kappa_z, seed) models train at once as one batched program.
+
+The representation of the latent is ``R_A = W_A U_A D`` (see :mod:`clipbook.data.views`): its
+singular values are how strongly each latent direction is represented, its condition number
+says whether they are balanced.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from clipbook.data.views import PairedViews, ViewSpec, sample_views
+from clipbook.device import default_device
+from clipbook.evaluate import spectral
+from clipbook.evaluate.stats import Interval, mean_ci, spearman_per_group, summarize
+from clipbook.losses import weighted_negatives_loss
+from clipbook.models import linear
+from clipbook.train import Params, TrainConfig, train
+
+LOGIT_SCALE = 1.0
+"""The fixed inverse temperature ``tau``. With unnormalized features ``tau`` only rescales the
+weights (``W -> W / sqrt(tau)``) and the learning rate, so one value loses no generality."""
+
+
+def canonical_correlations(spec: ViewSpec) -> torch.Tensor:
+    """``rho_i = var_i / (var_i + noise^2)``: how much of latent direction ``i`` the views share."""
+    var = spec.variances.double()
+    return var / (var + spec.noise_std ** 2)
+
+
+def balanced_condition_number(spec: ViewSpec) -> float:
+    """The condition number of ``R_A`` at the optimum of CLIP's loss, ``rho_1 / rho_r``.
+
+    For Gaussian data and many negatives, ``log E exp(tau u.v') = tau^2 u' Sigma_v u / 2``, so
+    the loss is ``-tau tr(R_A R_B') + tau^2 tr(Sigma_u Sigma_v) / 2``: quadratic reward, quartic
+    penalty. Per latent direction its minimum has singular value ``rho_i / sqrt(tau)``: every
+    direction equally strong, up to how noisy the views are along it.
+    """
+    rho = canonical_correlations(spec)
+    return float(rho[0] / rho[-1])
+
+
+def balanced_weight_norm(spec: ViewSpec, logit_scale: float = LOGIT_SCALE) -> float:
+    """Frobenius norm of ``W_A`` at that optimum: gains ``sqrt(var_i / tau) / (var_i + noise^2)``.
+
+    Weak directions need large gains, so a balanced encoder of an ill-conditioned latent is a
+    large matrix; the norm ball is measured in this unit.
+    """
+    var = spec.variances.double()
+    return math.sqrt(float((var / (logit_scale * (var + spec.noise_std ** 2) ** 2)).sum()))
+
+
+def theory_table(spec: ViewSpec, kappa_zs: Sequence[float], norm_budget: float) -> pd.DataFrame:
+    """What the theory expects at each ``kappa_z``: the data's own imbalance (ratio of the latent
+    standard deviations), CLIP's balanced condition number and the radius of the norm ball."""
+    specs = [replace(spec, kappa_z=float(k)) for k in kappa_zs]
+    return pd.DataFrame({
+        "kappa_z": [s.kappa_z for s in specs],
+        "latent std ratio": [math.sqrt(s.kappa_z) for s in specs],
+        "balanced condition number": [balanced_condition_number(s) for s in specs],
+        "ball radius": [norm_budget * balanced_weight_norm(s) for s in specs],
+    }).set_index("kappa_z")
+
+
+def init_encoders(seeds: Sequence[int], blocks: int, spec: ViewSpec, embed_dim: int, init_scale: float) -> Params:
+    """Small Gaussian encoders, one pair per seed, tiled ``blocks`` times (common random numbers:
+    every setting of a seed starts from the same weights)."""
+    per_seed = []
+    for seed in seeds:
+        g = torch.Generator().manual_seed(10_007 * seed + 1)
+        per_seed.append({"image": linear.init_weights(1, embed_dim, spec.dim_a, init_scale, g)[0],
+                         "text": linear.init_weights(1, embed_dim, spec.dim_b, init_scale, g)[0]})
+    return {k: torch.stack([p[k] for p in per_seed]).repeat(blocks, 1, 1) for k in ("image", "text")}
+
+
+def within_ball(weight: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
+    """``weight`` scaled back onto the ball ``||W||_F <= radius`` where it leaves it (per model).
+
+    A reparametrization rather than a projection step, so the one training loop can use it: inside
+    the ball it is the identity, outside the gradient moves only the direction.
+    """
+    norm = weight.flatten(1).norm(dim=1)
+    return weight * (radius / norm).clamp(max=1.0).view(-1, 1, 1)
+
+
+def contrastive_loss(data: PairedViews, neg_weight: torch.Tensor, radius: torch.Tensor):
+    """``loss_fn(params, idx)`` for :func:`clipbook.train.train`: weighted-negatives InfoNCE on
+    unnormalized linear features of the constrained encoders."""
+    scale = torch.full_like(neg_weight, LOGIT_SCALE)
+
+    def loss_fn(params: Params, idx: torch.Tensor) -> torch.Tensor:
+        # float32 even under the loop's bf16 autocast on a GPU: a weak direction's gradient is
+        # 1 / kappa_z of a strong one's, below bf16's resolution.
+        with torch.autocast(data.x_a.device.type, enabled=False):
+            x_a, x_b = data.x_a.index_select(1, idx), data.x_b.index_select(1, idx)  # a gather ten times faster than x[:, idx]
+            f_a = linear.encode(within_ball(params["image"], radius), x_a, normalize=False)
+            f_b = linear.encode(within_ball(params["text"], radius), x_b, normalize=False)
+            return weighted_negatives_loss(f_a, f_b, scale, neg_weight)
+
+    return loss_fn
+
+
+def representation_metrics(probe: PairedViews, radius: torch.Tensor):
+    """``metrics(params)`` for the training loop: the spectrum of ``R_A = W_A U_A D``, its
+    condition number and effective rank, the alignment of positive pairs on ``probe``, and how
+    far the image encoder's parameters reach relative to the norm ball."""
+
+    def metrics(params: Params) -> dict[str, torch.Tensor]:
+        w_a, w_b = within_ball(params["image"], radius), within_ball(params["text"], radius)
+        rep = (w_a @ probe.mixing_a).double()  # float64: a collapsed direction is far below float32's resolution
+        s = spectral.singular_values(rep)
+        features = (linear.encode(w_a, probe.x_a, normalize=False), linear.encode(w_b, probe.x_b, normalize=False))
+        return {
+            "condition": spectral.condition_number(rep),
+            "effective_rank": spectral.effective_rank(rep),
+            "alignment": spectral.paired_cosine(*features),
+            "ball_usage": params["image"].flatten(1).norm(dim=1) / radius,  # above 1: the constraint binds
+            **{f"sv_{i}": s[:, i] for i in range(s.shape[1])},
+        }
+
+    return metrics
+
+
+@dataclass
+class Sweep:
+    history: pd.DataFrame  # long: step, model, metric, value, neg_weight, kappa_z, seed
+    final: pd.DataFrame  # one row per model: start, peak, final condition number, effective rank, ...
+    seconds: float
+
+
+def run_sweep(spec: ViewSpec, kappa_zs: Sequence[float], neg_weights: Sequence[float], seeds: Sequence[int], *,
+              n_train: int, n_probe: int, embed_dim: int, init_scale: float, norm_budget: float,
+              config: TrainConfig, device: torch.device | None = None) -> Sweep:
+    """Train every (neg_weight, kappa_z, seed) model at once; model ``m`` is
+    ``(neg_weight_index * len(kappa_zs) + kappa_index) * len(seeds) + seed_index``."""
+    device = device or default_device()
+    specs = [replace(spec, kappa_z=float(k)) for k in kappa_zs]
+    blocks = len(neg_weights)
+    train_set = sample_views(specs, seeds, n_train, "train").repeat(blocks).to(device)
+    probe = sample_views(specs, seeds, n_probe, "probe").repeat(blocks).to(device)
+    meta = model_table(kappa_zs, neg_weights, seeds)
+    radius = torch.tensor([norm_budget * balanced_weight_norm(s) for s in specs], dtype=torch.float32)
+    radius = radius.repeat_interleave(len(seeds)).repeat(blocks).to(device)
+    neg_weight = torch.tensor(meta.neg_weight.to_numpy(), dtype=torch.float32, device=device)
+    params = init_encoders(seeds, blocks * len(specs), spec, embed_dim, init_scale)
+    result = train(params, contrastive_loss(train_set, neg_weight, radius), n_train, config,
+                   metrics=representation_metrics(probe, radius), desc="conditioning", device=device)
+    history = result.history.merge(meta, on="model")
+    return Sweep(history, summarize_trajectories(history), result.seconds)
+
+
+def model_table(kappa_zs: Sequence[float], neg_weights: Sequence[float], seeds: Sequence[int]) -> pd.DataFrame:
+    """The setting of every model, in :func:`run_sweep`'s order."""
+    grid = [(w, k, s) for w in neg_weights for k in kappa_zs for s in seeds]
+    frame = pd.DataFrame(grid, columns=["neg_weight", "kappa_z", "seed"]).astype({"neg_weight": float, "kappa_z": float})
+    return frame.rename_axis("model").reset_index()
+
+
+def summarize_trajectories(history: pd.DataFrame) -> pd.DataFrame:
+    """Per model: condition number at the start, its peak (and when), at the end; final
+    effective rank and alignment; ``log10`` of the condition numbers for averaging over seeds."""
+    cond = history[history.metric == "condition"].sort_values("step")
+    last = history[history.step == history.step.max()].pivot(index="model", columns="metric", values="value")
+    by_model = cond.groupby("model")
+    out = pd.DataFrame({
+        "start": by_model.value.first(),
+        "peak": by_model.value.max(),
+        "peak_step": cond.loc[by_model.value.idxmax(), ["model", "step"]].set_index("model").step,
+        "final": by_model.value.last(),
+        "effective_rank": last.effective_rank,
+        "alignment": last.alignment,
+        "ball_usage": last.ball_usage,
+    })
+    for col in ("start", "peak", "final"):
+        out[f"log10_{col}"] = np.log10(out[col])
+    keys = history.drop_duplicates("model").set_index("model")[["neg_weight", "kappa_z", "seed"]]
+    return keys.join(out).reset_index()
+
+
+def readout_table(final: pd.DataFrame, kappa_z: float) -> pd.DataFrame:
+    """Final read-outs per negative weight at one ``kappa_z``, each ``mean [95% CI]`` over seeds:
+    condition number (log10), effective rank, and the encoder's norm relative to the ball."""
+    at = final[final.kappa_z == kappa_z]
+    columns = {"log10_final": "log10 condition number", "effective_rank": "effective rank",
+               "ball_usage": "norm / ball radius"}
+    cells = {label: summarize(at, "neg_weight", col).set_index("neg_weight").apply(
+        lambda r: f"{r['mean']:.2f} [{r['lo']:.2f}, {r['hi']:.2f}]", axis=1) for col, label in columns.items()}
+    return pd.DataFrame(cells)
+
+
+def claim_statistics(final: pd.DataFrame, kappa_z: float | None = None) -> dict[str, Interval]:
+    """The statistics the chapter's claims are decided on, at ``kappa_z`` (default: the largest).
+
+    - ``rise``: ``log10(peak / start)`` of the condition number with CLIP's loss;
+    - ``clip_final``: CLIP's final condition number;
+    - ``collapse``: ``log10(final without negatives / final with CLIP)``, paired by seed;
+    - ``trend``: Spearman correlation of the final condition number with ``neg_weight``, per seed.
+    """
+    kappa_z = final.kappa_z.max() if kappa_z is None else kappa_z
+    at = final[final.kappa_z == kappa_z]
+    weights = set(at.neg_weight)
+    if not {0.0, 1.0} <= weights:
+        raise ValueError(f"the claims compare neg_weight 0 and 1; the sweep has {sorted(weights)}")
+    clip, positive_only = (at[at.neg_weight == w].set_index("seed") for w in (1.0, 0.0))
+    return {
+        "rise": mean_ci(clip.log10_peak - clip.log10_start),
+        "clip_final": mean_ci(clip.final),
+        "collapse": mean_ci(positive_only.log10_final - clip.log10_final),
+        "trend": mean_ci(spearman_per_group(at, "neg_weight", "log10_final")),
+    }
+
+
+def curves(history: pd.DataFrame, metric: str, kappa_z: float, *, log10: bool = False) -> pd.DataFrame:
+    """One metric over training at one ``kappa_z``: step, neg_weight, seed, value (``log10`` if asked)."""
+    rows = history[(history.metric == metric) & (history.kappa_z == kappa_z)]
+    rows = rows[["step", "neg_weight", "seed", "value"]]
+    return rows.assign(value=np.log10(rows.value)) if log10 else rows
+
+
+def singular_value_curves(history: pd.DataFrame, kappa_z: float, neg_weight: float) -> pd.DataFrame:
+    """``log10`` of every singular value of ``R_A`` over training: step, seed, direction (1 = largest), value."""
+    rows = history[history.metric.str.startswith("sv_") & (history.kappa_z == kappa_z)
+                   & (history.neg_weight == neg_weight)]
+    direction = rows.metric.str.removeprefix("sv_").astype(int) + 1
+    return pd.DataFrame({"step": rows.step, "seed": rows.seed, "direction": direction, "value": np.log10(rows.value)})

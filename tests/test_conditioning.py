@@ -1,0 +1,199 @@
+"""Chapter 3: the paired-view generator, the theory's reference values, and a tiny sweep."""
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from clipbook import plots
+from clipbook.data.views import ViewSpec, latent_spectrum, sample_views
+from clipbook.experiments import conditioning
+from clipbook.train import TrainConfig
+
+
+def test_latent_spectrum_has_the_requested_condition_number():
+    var = latent_spectrum(5, 16.0)
+    assert var[0].item() == 1.0 and var.max() / var.min() == pytest.approx(16.0)
+    ratios = var[1:] / var[:-1]
+    torch.testing.assert_close(ratios, torch.full_like(ratios, ratios[0].item()))  # geometric
+    torch.testing.assert_close(latent_spectrum(3, 1.0), torch.ones(3, dtype=torch.float64))
+    with pytest.raises(ValueError, match="at least 1"):
+        latent_spectrum(3, 0.5)
+
+
+def test_latent_covariance_is_the_one_asked_for():
+    spec = ViewSpec(latent_dim=4, kappa_z=100.0, dim_a=10, dim_b=12, noise_std=0.0)
+    views = sample_views([spec], [0], 100_000, "train")
+    z = views.z[0].double()
+    cov = z.T @ z / len(z)
+    torch.testing.assert_close(torch.diagonal(cov), spec.variances.double(), rtol=0.02, atol=0)
+    off = cov - torch.diag(torch.diagonal(cov))
+    assert off.abs().max() < 0.02 * spec.variances[-1] ** 0.5  # independent coordinates
+
+
+def test_views_embed_the_shared_latent_plus_noise():
+    spec = ViewSpec(latent_dim=3, kappa_z=10.0, dim_a=8, dim_b=6, noise_std=0.1)
+    v = sample_views([spec], [1], 20_000, "train")
+    std = spec.variances.sqrt()
+    for x, mixing in ((v.x_a, v.mixing_a), (v.x_b, v.mixing_b)):
+        embedding = mixing[0] / std  # U: orthonormal columns
+        torch.testing.assert_close(embedding.T @ embedding, torch.eye(3), atol=1e-5, rtol=0)
+        residual = x[0] - v.z[0] @ embedding.T
+        assert residual.std().item() == pytest.approx(0.1, rel=0.02)
+    cross = v.x_a[0].T @ v.x_b[0] / 20_000  # only the latent is shared: U_A diag(var) U_B'
+    expected = v.mixing_a[0] @ v.mixing_b[0].T
+    assert (cross - expected).abs().max() < 0.02
+
+
+def test_common_random_numbers_and_spec_major_order():
+    specs = [ViewSpec(kappa_z=1.0), ViewSpec(kappa_z=50.0)]
+    v = sample_views(specs, [0, 1], 64, "train")
+    g = v.z / torch.stack([s.variances.sqrt() for s in specs]).repeat_interleave(2, 0).unsqueeze(1)
+    torch.testing.assert_close(g[0], g[2])  # seed 0 under both specs: the same draws
+    torch.testing.assert_close(v.mixing_a[1] / specs[0].variances.sqrt(), v.mixing_a[3] / specs[1].variances.sqrt())
+    assert not torch.allclose(g[0], g[1])
+    probe = sample_views(specs, [0, 1], 64, "probe")
+    assert not torch.allclose(probe.z[0], v.z[0])  # a fresh sample, the same embedding
+    torch.testing.assert_close(probe.mixing_a, v.mixing_a)
+    assert torch.equal(v.repeat(3).x_a[4:8], v.x_a)
+
+
+def test_bad_specs_are_refused():
+    with pytest.raises(ValueError, match="exceeds"):
+        ViewSpec(latent_dim=40, dim_a=32)
+    with pytest.raises(ValueError, match="share"):
+        sample_views([ViewSpec(), ViewSpec(latent_dim=4)], [0], 8, "train")
+
+
+def test_theory_reference_values():
+    clean = ViewSpec(latent_dim=8, kappa_z=100.0, noise_std=0.0)
+    assert conditioning.balanced_condition_number(clean) == pytest.approx(1.0)
+    noisy = ViewSpec(latent_dim=2, kappa_z=4.0, noise_std=0.5)  # variances 1 and 1/4, noise 1/4
+    assert conditioning.balanced_condition_number(noisy) == pytest.approx((1 / 1.25) / 0.5)
+    iso = ViewSpec(latent_dim=8, kappa_z=1.0, noise_std=0.0)
+    assert conditioning.balanced_weight_norm(iso) == pytest.approx(math.sqrt(8))
+    # Weak directions need large gains: a balanced encoder of an ill-conditioned latent is larger.
+    assert conditioning.balanced_weight_norm(clean) > 3 * conditioning.balanced_weight_norm(iso)
+
+
+def test_quadratic_quartic_optimum_is_the_balanced_one():
+    """The closed form behind ``balanced_condition_number``: minimize the many-negative loss
+    per direction numerically and compare the learned scales."""
+    spec = ViewSpec(latent_dim=3, kappa_z=9.0, noise_std=0.3)
+    var = spec.variances.double()
+    gains = torch.full((3,), 0.1, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([gains], max_iter=500, tolerance_grad=1e-12, tolerance_change=1e-14)
+
+    def closure():
+        opt.zero_grad()
+        p2 = gains ** 2
+        loss = (-p2 * var + 0.5 * p2 ** 2 * (var + spec.noise_std ** 2) ** 2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    scales = gains.detach().abs() * var.sqrt()  # singular values of R_A
+    assert (scales.max() / scales.min()).item() == pytest.approx(conditioning.balanced_condition_number(spec), rel=1e-4)
+    assert gains.detach().norm().item() == pytest.approx(conditioning.balanced_weight_norm(spec), rel=1e-4)
+
+
+def test_within_ball_only_shrinks_what_leaves_it():
+    w = torch.stack([torch.full((2, 2), 0.1), torch.full((2, 2), 10.0)])
+    out = conditioning.within_ball(w, torch.tensor([1.0, 1.0]))
+    torch.testing.assert_close(out[0], w[0])
+    assert out[1].norm().item() == pytest.approx(1.0)
+    torch.testing.assert_close(out[1] / out[1].norm(), w[1] / w[1].norm())
+
+
+def test_init_is_common_across_settings_and_small():
+    spec = ViewSpec(latent_dim=2, dim_a=4, dim_b=5)
+    p = conditioning.init_encoders([0, 1], 3, spec, embed_dim=3, init_scale=0.01)
+    assert p["image"].shape == (6, 3, 4) and p["text"].shape == (6, 3, 5)
+    torch.testing.assert_close(p["image"][0], p["image"][2])
+    torch.testing.assert_close(p["text"][1], p["text"][5])
+    assert not torch.allclose(p["image"][0], p["image"][1])
+    assert p["image"].std().item() == pytest.approx(0.01 / 2, rel=0.6)  # scale / sqrt(d_in)
+
+
+def test_model_table_follows_the_sweep_order():
+    table = conditioning.model_table([1.0, 10.0], [0.0, 1.0], [3, 4])
+    assert table.model.tolist() == list(range(8))
+    assert table.neg_weight.tolist() == [0.0] * 4 + [1.0] * 4
+    assert table.kappa_z.tolist() == [1.0, 1.0, 10.0, 10.0] * 2
+    assert table.seed.tolist() == [3, 4] * 4
+
+
+def test_summaries_of_a_known_trajectory():
+    steps = [0, 10, 20, 30]
+    cond = {0: [10.0, 1000.0, 100.0, 2.0], 1: [5.0, 6.0, 7.0, 8.0]}
+    rows = [{"step": s, "model": m, "metric": "condition", "value": v} for m, vs in cond.items() for s, v in zip(steps, vs)]
+    rows += [{"step": 30, "model": m, "metric": name, "value": val} for m in cond
+             for name, val in (("effective_rank", 3.0 - m), ("alignment", 0.9), ("ball_usage", 0.5))]
+    meta = conditioning.model_table([100.0], [1.0, 0.0], [0])
+    summary = conditioning.summarize_trajectories(pd.DataFrame(rows).merge(meta, on="model")).set_index("model")
+    assert summary.loc[0, ["start", "peak", "peak_step", "final"]].tolist() == [10.0, 1000.0, 10, 2.0]
+    assert summary.loc[1, ["peak", "final", "effective_rank"]].tolist() == [8.0, 8.0, 2.0]
+    assert summary.loc[0, "log10_peak"] == pytest.approx(3.0)
+
+
+def test_claim_statistics_need_both_ends_of_the_sweep():
+    final = pd.DataFrame({"kappa_z": 10.0, "neg_weight": [0.5, 1.0], "seed": 0, "log10_final": 0.0})
+    with pytest.raises(ValueError, match="neg_weight 0 and 1"):
+        conditioning.claim_statistics(final)
+
+
+@pytest.fixture(scope="module")
+def tiny_sweep():
+    spec = ViewSpec(latent_dim=4, dim_a=8, dim_b=8, noise_std=0.02)
+    config = TrainConfig(steps=600, batch_size=64, lr=0.25, optimizer="sgd", log_every=20)
+    return conditioning.run_sweep(spec, [10.0], [0.0, 0.5, 1.0], [0, 1, 2], n_train=512, n_probe=256, embed_dim=4,
+                                  init_scale=0.01, norm_budget=2.0, config=config, device=torch.device("cpu"))
+
+
+def test_negatives_end_better_conditioned_than_positives_only(tiny_sweep):
+    final = tiny_sweep.final.pivot(index="seed", columns="neg_weight", values="final")
+    assert (final[1.0] < 2.0).all()  # balanced: the theory's optimum is 1.0 here
+    assert (final[0.0] > 100 * final[1.0]).all()  # positives only: one direction takes the norm
+    rank = tiny_sweep.final.pivot(index="seed", columns="neg_weight", values="effective_rank")
+    assert (rank[1.0] > 3.5).all() and (rank[0.0] < 1.5).all()
+    usage = tiny_sweep.final.pivot(index="seed", columns="neg_weight", values="ball_usage")
+    assert (usage[1.0] < 1).all() and (usage[0.0] > 1).all()  # the ball binds only without negatives
+
+
+def test_readout_table(tiny_sweep):
+    table = conditioning.readout_table(tiny_sweep.final, 10.0)
+    assert table.index.tolist() == [0.0, 0.5, 1.0]
+    assert list(table.columns) == ["log10 condition number", "effective rank", "norm / ball radius"]
+    assert table.loc[1.0, "effective rank"].startswith("3.9") and " [" in table.loc[1.0, "effective rank"]
+
+
+def test_clip_condition_number_rises_then_falls(tiny_sweep):
+    clip = tiny_sweep.final[tiny_sweep.final.neg_weight == 1.0]
+    assert (clip.peak > 5 * clip.start).all() and (clip.final < clip.start).all()
+    stats = conditioning.claim_statistics(tiny_sweep.final)
+    assert stats["rise"].mean > np.log10(5) and stats["collapse"].lo > 2
+    assert stats["trend"].mean < 0
+
+
+def test_positive_pairs_align_the_views_early(tiny_sweep):
+    align = conditioning.curves(tiny_sweep.history, "alignment", 10.0)
+    start = align[align.step == 0].set_index(["neg_weight", "seed"]).value
+    early = align[align.step == 100].set_index(["neg_weight", "seed"]).value
+    assert abs(start.mean()) < 0.5 and early.min() > 0.9 and (early > start).all()  # random encoders: unaligned
+
+
+def test_singular_value_curves_and_heatmap(tiny_sweep):
+    sv = conditioning.singular_value_curves(tiny_sweep.history, 10.0, 1.0)
+    assert sorted(sv.direction.unique()) == [1, 2, 3, 4]
+    first = sv[sv.step == 0].groupby("direction").value.mean()
+    assert first.is_monotonic_decreasing  # sorted, largest first
+    fig, ax = plt.subplots()
+    plots.heatmap(tiny_sweep.final, "kappa_z", "neg_weight", "log10_final", ax=ax, fmt=".1f")
+    assert len(ax.texts) == 3 and [t.get_text() for t in ax.get_xticklabels()] == ["0.0", "0.5", "1.0"]
+    plt.close(fig)
