@@ -6,11 +6,13 @@ import os
 import subprocess
 import tempfile
 import time
-from contextlib import contextmanager
+
 from pathlib import Path
 
 import open_clip
 import torch
+
+from clipbook.device import num_threads
 
 from clipbook.image_training import StackedModels, clip_loss_fn, fit
 from clipbook.losses import clip_loss
@@ -55,16 +57,6 @@ def batched_trainer(n_models: int = 32, steps: int = 100, batch_size: int = 128,
             "speedup": round(looped / batched, 2)}
 
 
-@contextmanager
-def _threads(n: int):
-    saved = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(saved)
-
-
 def _random_pairs(n: int, image_size: int, seed: int = 0) -> tuple[torch.Tensor, list[str]]:
     """Noise images and short captions: throughput does not depend on what they show."""
     g = torch.Generator().manual_seed(seed)
@@ -99,7 +91,7 @@ def _our_step_times(model: str, images: torch.Tensor, tokens: torch.Tensor, conf
         stamps.append(time.perf_counter())
         return loss_fn(params, idx)
 
-    with _threads(threads):
+    with num_threads(threads):
         fit(stack, timed_loss, len(images), config, desc="bench")
     return torch.diff(torch.tensor(stamps, dtype=torch.float64))
 

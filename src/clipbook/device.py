@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 
 import torch
 
@@ -22,6 +22,21 @@ def autocast(device: torch.device):
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return nullcontext()
+
+
+@contextmanager
+def num_threads(n: int):
+    """Run torch CPU ops on ``n`` threads inside the block, restoring the count after.
+
+    Tiny ops (a cache-sized render chunk, a small model's step) lose more to thread wake-ups than
+    they gain on a 2-core machine, so hot loops of such ops pin themselves to one thread.
+    """
+    saved = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
 
 
 def describe_environment(device: torch.device | None = None) -> dict:

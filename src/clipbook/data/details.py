@@ -24,7 +24,7 @@ from typing import Literal, Sequence
 
 import torch
 
-from clipbook.data.latent import SPLIT_STREAM, Split, stack_field, random_embedding
+from clipbook.data.latent import SPLIT_STREAM, Split, check_probabilities, random_embedding, stack_field
 
 PromptKind = Literal["class_core", "mean_caption"]
 PROMPT_KINDS: tuple[PromptKind, ...] = ("class_core", "mean_caption")
@@ -72,9 +72,7 @@ class DetailWorld:
     background_details: bool = False
 
     def __post_init__(self):
-        for name in ("p_spurious", "share_prob", "p_spurious_test", "share_prob_test", "annotate_prob"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be a probability, got {getattr(self, name)}")
+        check_probabilities(self, "p_spurious", "share_prob", "p_spurious_test", "share_prob_test", "annotate_prob")
 
     @property
     def core(self) -> slice:

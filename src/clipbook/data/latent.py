@@ -28,6 +28,13 @@ def random_embedding(dim: int, latent_dim: int, generator: torch.Generator) -> t
     return q
 
 
+def check_probabilities(spec, *names: str) -> None:
+    """A world's probability fields must lie in [0, 1]: fail at construction, not mid-sweep."""
+    for name in names:
+        if not 0.0 <= getattr(spec, name) <= 1.0:
+            raise ValueError(f"{name} must be a probability, got {getattr(spec, name)}")
+
+
 @dataclass(frozen=True)
 class SpuriousWorld:
     """Xue et al. (2024), Sec. 4: a core feature that defines the class and a spurious one.
@@ -65,9 +72,7 @@ class SpuriousWorld:
     def __post_init__(self):
         if self.captions not in ("full", "class_only"):
             raise ValueError(f"captions must be 'full' or 'class_only', not {self.captions!r}")
-        for name in ("p_spurious", "p_spurious_test"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be a probability, got {getattr(self, name)}")
+        check_probabilities(self, "p_spurious", "p_spurious_test")
 
     @property
     def core(self) -> slice:

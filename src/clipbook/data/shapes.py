@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from clipbook.data.frequencies import class_counts
+from clipbook.device import num_threads
 from clipbook.progress import progress as progress_bar
 
 SHAPES = ("circle", "square", "triangle", "diamond", "cross", "ring", "star", "ellipse", "heart", "hexagon")
@@ -584,15 +585,11 @@ def _one_thread(device: torch.device) -> Iterator[None]:
     wake-ups then cost more than they save (on a 2-core virtual machine, 20x more). Chunks in
     parallel Python threads fare no better (measured: slower than one thread), so one core it is.
     """
-    threads = torch.get_num_threads()
-    if device.type != "cpu" or threads == 1:
+    if device.type != "cpu":
         yield
         return
-    torch.set_num_threads(1)
-    try:
+    with num_threads(1):
         yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _columns(latents: pd.DataFrame) -> dict[str, torch.Tensor]:
