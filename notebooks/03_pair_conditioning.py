@@ -29,8 +29,8 @@
 # direction that was weak there. Balancing is what lets contrastive pre-training keep them all.
 
 # %% tags=["parameters"]
-kappa_zs: list[float] = [1.0, 10.0, 100.0]  # condition numbers of the latent covariance (the sweep; claims at the largest)
-neg_weights: list[float] = [0.0, 0.03, 0.1, 0.3, 1.0]  # weight of the negative pairs (1 is the CLIP loss, 0 positives only)
+kappa_zs: list[float] = [1.0, 10.0, 100.0]  # condition numbers of the latent covariance (claims at the largest)
+neg_weights: list[float] = [0.0, 0.03, 0.1, 0.3, 1.0]  # weights of the negative pairs (1 is CLIP, 0 positives only)
 n_seeds: int = 5  # independent seeds per setting (data, embeddings and initialization)
 latent_dim: int = 8  # dimension r of the shared latent
 view_dim: int = 32  # input dimension of each view (at least latent_dim)
@@ -75,11 +75,12 @@ kappa_main = max(kappa_zs)  # the most anisotropic world: figures and claims
 #
 # The encoders are linear, $f_A(x) = W_A x$ and $f_B(x) = W_B x$, and their features are not
 # normalized: that is what gives a small initialization its meaning (with normalized features the
-# scale of the weights would drop out of the loss). The similarities are $s_{ij} = \tau \langle f_A(x_A^i), f_B(x_B^j) \rangle$ at a
-# fixed temperature ($\tau = 1$ loses nothing: with unnormalized features it only rescales the
-# weights and the learning rate). The loss is the symmetric InfoNCE whose negative pairs count
-# with weight $w$ = `neg_weight`, $-s_{ii} + w \log \sum_j e^{s_{ij}}$ in both directions:
-# $w = 1$ is CLIP's loss, $w = 0$ keeps the positive pairs only. Training is plain minibatch SGD
+# scale of the weights would drop out of the loss). The similarities are
+# $s_{ij} = \tau \langle f_A(x_A^i), f_B(x_B^j) \rangle$ at a fixed temperature ($\tau = 1$ loses
+# nothing: with unnormalized features it only rescales the weights and the learning rate). The loss
+# is the symmetric InfoNCE whose negative pairs count with weight $w$ = `neg_weight`,
+# $-s_{ii} + w \log \sum_j e^{s_{ij}}$ in both directions: $w = 1$ is CLIP's loss, $w = 0$ keeps the
+# positive pairs only. Training is plain minibatch SGD
 # from a small Gaussian initialization, close to the gradient dynamics the paper analyses (Adam
 # would rescale every coordinate's step and blur the rates the mechanism rests on).
 #
@@ -257,7 +258,7 @@ claims.finish(enforce=enforce_claims)[["measured", "verdict"]]
 # %% [markdown]
 # ## What it means
 #
-# The paper's two-stage picture reproduces in its own setting. From a small initialization the
+# The paper's two-stage picture reproduces in this linear setting. From a small initialization the
 # positive pairs do all the early work: they align the two views within a few dozen steps and, since
 # gradient descent grows each latent direction at a rate proportional to its variance, they learn
 # the strong directions first and drive the condition number up by orders of magnitude (claim a,
@@ -272,23 +273,24 @@ claims.finish(enforce=enforce_claims)[["measured", "verdict"]]
 # for every weight below 1 and drops only at 1, so the ordering among the small weights is noise.
 # The reason is in the loss rather than in the statistics. For any weight $w < 1$ the loss is
 # unbounded below: once a positive pair dominates its own softmax row,
-# $-s_{ii} + w \log\sum_j e^{s_{ij}} \approx -(1 - w)\, s_{ii}$ keeps rewarding larger weights, so
-# every such encoder ends on the norm ball (last column of the table: its parameters leave the ball,
-# while CLIP's stay well inside it), and on the ball the cheapest way to raise the positive similarity is to give up the
-# weak directions, which cost the most norm. Their condition numbers are then infinite in the
-# theory's sense, and the measured values ($10^8$ to $10^9$, how far the abandoned directions have
-# decayed) are ordered by chance; with the three smallest weights shuffled at random one expects a
-# Spearman correlation of -0.8, and we measure about that. Only the full contrastive loss is bounded:
-# with $w = 1$ the normalizer is never smaller than the pair's own term, so the loss is never
-# negative. The
-# infinite-negative theory above predicted the opposite for moderate weights (a balanced optimum
-# inside the ball for $w > 1/\text{norm\_budget}^2$); it misses that with a finite batch the positive
+# $-s_{ii} + w \log\sum_j e^{s_{ij}} \approx -(1 - w)\, s_{ii}$ keeps rewarding larger weights. So
+# every such encoder ends on the norm ball (last column of the table: its parameters leave the
+# ball, while CLIP's stay well inside it), and on the ball the cheapest way to raise the positive
+# similarity is to give up the weak directions, which cost the most norm. Their condition numbers
+# are then infinite in the theory's sense, and the measured values ($10^8$ to $10^9$: how far the
+# abandoned directions have decayed) are ordered by chance. With the three smallest weights
+# shuffled at random one expects a Spearman correlation of -0.8, and we measure about that. Only
+# the full contrastive loss is bounded: with $w = 1$ the normalizer is never smaller than the
+# pair's own term, so the loss is never negative. Before the run we expected otherwise: with
+# infinitely many negatives the loss has a balanced optimum inside the ball for every
+# $w > 1/\text{norm\_budget}^2$. That approximation misses that with a finite batch the positive
 # pair sits in its own denominator. The effective rank (table above) is the finer read-out: it
-# does not decrease as the weight grows (more directions survive with more negative weight), but it
-# is flat at one for all the small weights too. That is an observation made after the fact, not a
-# test we set. The paper's analysis concerns the full contrastive loss; the sweep of weights and the
-# norm ball are this chapter's additions, asking how much of the negative pairs' work a partial
-# weight buys. Here the answer is: in an anisotropic world, almost none.
+# never decreases as the weight grows (more directions survive with more negative weight), but it
+# too is flat at one for all the small weights; that is an observation made after the fact, not a
+# test we set. The paper speaks of the positive and negative pairs of the full contrastive loss;
+# the sweep of weights and the norm ball are this chapter's additions, asking how much of the
+# negative pairs' work a partial weight buys. Here the answer is: in an anisotropic world, almost
+# none.
 #
 # Two departures from the paper's analysis are worth keeping in mind. We train with minibatch SGD
 # on a finite training set with 63 in-batch negatives, where the theory is gradient flow on the
