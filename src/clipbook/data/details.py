@@ -24,7 +24,7 @@ from typing import Literal, Sequence
 
 import torch
 
-from clipbook.data.latent import SPLIT_STREAM, Split, check_probabilities, random_embedding, stack_field
+from clipbook.data.latent import Split, check_probabilities, per_seed_draws, random_embedding, split_generator, stack_field
 
 PromptKind = Literal["class_core", "mean_caption"]
 PROMPT_KINDS: tuple[PromptKind, ...] = ("class_core", "mean_caption")
@@ -129,12 +129,8 @@ class DetailBatch:
 def sample_details(worlds: Sequence[DetailWorld], seeds: Sequence[int], n: int, split: Split) -> DetailBatch:
     """Draw ``n`` samples for every (world, seed) pair, world-major: ``m = w * len(seeds) + s``."""
     first = worlds[0]
-    for w in worlds:
-        if any(getattr(w, f) != getattr(first, f) for f in _STRUCTURAL):
-            raise ValueError(f"worlds of one sweep must share {_STRUCTURAL}")
+    draws = per_seed_draws(worlds, seeds, _STRUCTURAL, lambda world, seed: _base_draws(world, seed, n, split))
     k, n_seeds = first.n_classes, len(seeds)
-    base = [_base_draws(first, seed, n, split) for seed in seeds]
-    draws = {key: torch.stack([b[key] for b in base]).repeat(len(worlds), *[1] * base[0][key].dim()) for key in base[0]}
     f = {field.name: stack_field(worlds, field.name, n_seeds) for field in fields(DetailWorld)}
 
     y, eye = draws["y"], torch.eye(k)
@@ -161,7 +157,7 @@ def _base_draws(world: DetailWorld, seed: int, n: int, split: Split) -> dict[str
     g_world = torch.Generator().manual_seed(seed)
     A_img = random_embedding(world.image_dim, world.latent_dim, g_world)
     A_txt = random_embedding(world.text_dim, world.text_latent_dim, g_world)
-    g = torch.Generator().manual_seed(seed * 7919 + SPLIT_STREAM[split])
+    g = split_generator(seed, split)
     k = world.n_classes
     return {
         "A_img": A_img,

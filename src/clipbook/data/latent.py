@@ -11,7 +11,7 @@ matrices in every world of a sweep, so differences between settings are not samp
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Literal, Sequence
+from typing import Callable, Literal, Mapping, Sequence
 
 import torch
 
@@ -26,6 +26,27 @@ def random_embedding(dim: int, latent_dim: int, generator: torch.Generator) -> t
         raise ValueError(f"embedding dimension {dim} is smaller than the latent dimension {latent_dim}")
     q, _ = torch.linalg.qr(torch.randn(dim, latent_dim, generator=generator))
     return q
+
+
+def split_generator(seed: int, split: str, streams: Mapping[str, int] = SPLIT_STREAM) -> torch.Generator:
+    """The sample stream of one (seed, split), apart from the seed's own embedding stream."""
+    return torch.Generator().manual_seed(seed * 7919 + streams[split])
+
+
+def check_shared(worlds: Sequence, structural: Sequence[str]) -> None:
+    """Worlds of one sweep differ only in knobs, never in the shapes of their tensors."""
+    first = worlds[0]
+    if any(getattr(w, f) != getattr(first, f) for w in worlds for f in structural):
+        raise ValueError(f"worlds of one sweep must share {tuple(structural)}")
+
+
+def per_seed_draws(worlds: Sequence, seeds: Sequence[int], structural: Sequence[str],
+                   draw: Callable[[object, int], dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Every seed's randomness drawn once (``draw(first_world, seed)``) and tiled across worlds,
+    world-major: the common random numbers that make settings of a sweep comparable."""
+    check_shared(worlds, structural)
+    base = [draw(worlds[0], seed) for seed in seeds]
+    return {key: torch.stack([b[key] for b in base]).repeat(len(worlds), *[1] * base[0][key].dim()) for key in base[0]}
 
 
 def check_probabilities(spec, *names: str) -> None:
@@ -115,14 +136,9 @@ def stack_field(worlds: Sequence, name: str, n_seeds: int) -> torch.Tensor:
 def sample_spurious(worlds: Sequence[SpuriousWorld], seeds: Sequence[int], n: int, split: Split) -> PairedBatch:
     """Draw ``n`` samples for every (world, seed) pair, world-major: ``m = w * len(seeds) + s``."""
     first = worlds[0]
-    for w in worlds:
-        if any(getattr(w, f) != getattr(first, f) for f in _STRUCTURAL):
-            raise ValueError(f"worlds of one sweep must share {_STRUCTURAL}")
-        if (w.captions, w.annotate_spurious) != (first.captions, first.annotate_spurious):
-            raise ValueError("worlds of one sweep must share their caption kind")
+    check_shared(worlds, ("captions", "annotate_spurious"))
+    draws = per_seed_draws(worlds, seeds, _STRUCTURAL, lambda world, seed: _base_draws(world, seed, n, split))
     k, n_seeds = first.n_classes, len(seeds)
-    base = [_base_draws(first, seed, n, split) for seed in seeds]
-    draws = {key: torch.stack([b[key] for b in base]).repeat(len(worlds), *[1] * base[0][key].dim()) for key in base[0]}
     f = {field.name: stack_field(worlds, field.name, n_seeds) for field in fields(SpuriousWorld) if field.name not in ("captions",)}
 
     y, eye = draws["y"], torch.eye(k)
@@ -152,7 +168,7 @@ def _base_draws(world: SpuriousWorld, seed: int, n: int, split: Split) -> dict[s
     g_world = torch.Generator().manual_seed(seed)
     A_img = random_embedding(world.image_dim, world.latent_dim, g_world)
     A_txt = random_embedding(world.text_dim, 2 * world.n_classes, g_world)
-    g = torch.Generator().manual_seed(seed * 7919 + SPLIT_STREAM[split])
+    g = split_generator(seed, split)
     k = world.n_classes
     return {
         "A_img": A_img,

@@ -23,7 +23,7 @@ from typing import Literal, Sequence
 
 import torch
 
-from clipbook.data.latent import random_embedding
+from clipbook.data.latent import check_shared, random_embedding, split_generator
 
 Split = Literal["train", "probe"]
 """``train`` feeds the optimizer; ``probe`` is a fresh sample to measure the representation on."""
@@ -87,10 +87,8 @@ class PairedViews:
 
 def sample_views(specs: Sequence[ViewSpec], seeds: Sequence[int], n: int, split: Split) -> PairedViews:
     """Draw ``n`` pairs for every (spec, seed), spec-major, with common random numbers."""
-    first = specs[0]
-    if any(getattr(s, f) != getattr(first, f) for s in specs for f in _STRUCTURAL):
-        raise ValueError(f"specs of one sweep must share {_STRUCTURAL}")
-    draws = [_seed_draws(first, seed, n, split) for seed in seeds]
+    check_shared(specs, _STRUCTURAL)
+    draws = [_seed_draws(specs[0], seed, n, split) for seed in seeds]
     stacked = {k: torch.stack([d[k] for d in draws]) for k in draws[0]}
     parts = []
     for spec in specs:
@@ -110,7 +108,7 @@ def _seed_draws(spec: ViewSpec, seed: int, n: int, split: Split) -> dict[str, to
     g_world = torch.Generator().manual_seed(seed)
     U_a = random_embedding(spec.dim_a, spec.latent_dim, g_world)
     U_b = random_embedding(spec.dim_b, spec.latent_dim, g_world)
-    g = torch.Generator().manual_seed(seed * 7919 + _SPLIT_STREAM[split])
+    g = split_generator(seed, split, _SPLIT_STREAM)
     return {
         "U_a": U_a,
         "U_b": U_b,
