@@ -60,6 +60,16 @@ class StackedModels:
             warnings.filterwarnings("ignore", message="There is a performance drop because we have not yet implemented")
             return vmap(lambda p, b: functional_call(self._skeleton, (p, b), inputs))(params, self.buffers)
 
+    def evaluate(self, params: Params, *inputs: torch.Tensor):
+        """The forward in eval mode (BatchNorm uses and keeps its running statistics), without
+        gradients: for measuring models in the middle of training."""
+        self._skeleton.eval()
+        try:
+            with torch.no_grad():
+                return self(params, *inputs)
+        finally:
+            self._skeleton.train()
+
     def load(self, params: Params) -> list[nn.Module]:
         """Copy trained ``params`` and the current buffers back into the modules; returns them."""
         stacked = params | self.buffers

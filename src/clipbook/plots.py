@@ -6,6 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+import torch
 
 from clipbook.evaluate.stats import summarize
 
@@ -82,4 +83,35 @@ def points_with_ci(df: pd.DataFrame, x: str, y: str, hue: str, *, ax: plt.Axes |
     ax.set_xticks(np.arange(len(order)), order)
     ax.set(xlabel=xlabel or x, ylabel=ylabel or y)
     ax.legend(title=hue, frameon=False)
+    return ax
+
+
+def image_grid(rows: dict[str, torch.Tensor], n: int = 8, *, scale: float = 0.8) -> plt.Figure:
+    """The first ``n`` images ``(N, 3, H, W)`` in [0, 1] of each named set, one set per row."""
+    fig, axes = plt.subplots(len(rows), n, figsize=(n * scale, len(rows) * scale), squeeze=False)
+    for r, (name, images) in enumerate(rows.items()):
+        for c, ax in enumerate(axes[r]):
+            ax.imshow(images[c].permute(1, 2, 0).clamp(0, 1).cpu().numpy(), interpolation="nearest")
+            ax.set(xticks=[], yticks=[])
+            ax.grid(False)
+        axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize="small")
+    fig.subplots_adjust(wspace=0.05, hspace=0.05)
+    return fig
+
+
+def effective_robustness(df: pd.DataFrame, predict, band: tuple[np.ndarray, np.ndarray], grid: np.ndarray, hue: str,
+                         *, ax: plt.Axes | None = None, x: str = "id_accuracy", y: str = "ood_accuracy") -> plt.Axes:
+    """The signature figure of effective robustness (Taori et al.): every model's ID vs. OOD
+    accuracy on logit axes, the baseline models' line (``predict``, on ``grid``) with its band,
+    and y = x. A model above the line is more robust than its ID accuracy predicts."""
+    ax = ax or plt.gca()
+    ax.set_xscale("logit")
+    ax.set_yscale("logit")
+    ax.plot(grid, grid, ls="--", color="0.5", lw=1, label="y = x")
+    ax.plot(grid, predict(grid), color="0.2", lw=1.5, label="baseline fit")
+    ax.fill_between(grid, *band, color="0.2", alpha=0.15, linewidth=0)
+    sns.scatterplot(df, x=x, y=y, hue=hue, style=hue, ax=ax, s=40, alpha=0.85)
+    ax.set(xlabel="in-distribution accuracy (logit scale)", ylabel="out-of-distribution accuracy (logit scale)",
+           xlim=(grid[0], grid[-1]), ylim=(grid[0], grid[-1]))
+    ax.legend(frameon=False, fontsize="small", loc="upper left")
     return ax
