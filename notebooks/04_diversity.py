@@ -109,7 +109,7 @@ runs = diversity.settings(diverse_fractions, size_fractions)
 config = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, log_every=log_every)
 sweep = diversity.run_sweep(world, runs, range(n_seeds), config, model_name=model, text_layers=text_layers)
 results, line = diversity.with_effective_robustness(sweep.results)
-results["model"] = diversity.model_names(results)
+results = results.assign(model=diversity.model_names(results)).sort_values(["model", "seed", "step"], kind="stable")
 print(f"{results.groupby(['model', 'seed']).ngroups} models trained in {sweep.seconds:.0f} s; "
       f"baseline: logit(OOD) = {line.slope:.2f} logit(ID) + {line.intercept:.2f}")
 final = diversity.final(results)
@@ -120,9 +120,10 @@ summarize(final, "model", "id_accuracy").merge(summarize(final, "model", "ood_ac
 # ## The line and the models off it
 #
 # {numref}`fig-ch4-line` is the signature figure of effective robustness. The supervised
-# checkpoints trace the baseline; every other model is a point at its final step.
+# checkpoints trace the baseline; the other models are shown at every checkpoint too (the
+# linear probes at the last step only).
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "ID accuracy (the narrow test set) against OOD accuracy (mean over the four shifted test sets), both on logit axes, for every model and seed. Grey line and band: the baseline fitted to the supervised models' checkpoints, with its 95% bootstrap band. Dashed: y = x. Look at which models sit above the line, and what they have in common.", "name": "fig-ch4-line"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "ID accuracy (the narrow test set) against OOD accuracy (mean over the four shifted test sets), both on logit axes, for every model, checkpoint and seed. Grey line and band: the baseline fitted to the supervised models' checkpoints, with its 95% bootstrap band. Dashed: y = x. Look at which models sit above the line, and what they have in common.", "name": "fig-ch4-line"}}
 grid = np.linspace(0.08, 0.98, 200)
 baseline = results[diversity.is_baseline(results)]
 band = baseline_band(baseline.id_accuracy, baseline.ood_accuracy, grid)
@@ -149,6 +150,31 @@ plt.show()
 diversity.factor_table(effects)
 
 # %% [markdown]
+# The distribution's effect read as a dose: ER of the full-size CLIP models against the share of
+# diverse images in their training set (the default runs only the two ends; the `paper` profile
+# adds the mixtures in between).
+
+# %%
+clip_full = final[(final["head"] == "zero-shot") & (final.size_fraction == 1.0)]
+summarize(clip_full, "diverse_fraction", "er").round(3)
+
+# %% [markdown]
+# ## Effective robustness along training
+#
+# ER is meant to be a property of a model that does not depend on how accurate it is. That holds
+# for models whose accuracies are well away from chance; here the small models train for a CPU's
+# budget, and the CLIP models end far less accurate than the classifiers.
+# {numref}`fig-ch4-training` follows each model's ER through training (every checkpoint is
+# measured on every test set), to show whether it has settled by the last step.
+
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Effective robustness (on the mean over the four shifts, against the baseline line above) at every checkpoint of training, per model (mean and 95% band over seeds). A curve that is still moving at the last step has not settled: its final ER depends on the training budget.", "name": "fig-ch4-training"}}
+fig, ax = plt.subplots(figsize=(7, 4))
+plots.lines_with_ci(results[results["head"] != "linear probe"], "step", "er", "model", ax=ax,
+                    ylabel="effective robustness")
+ax.legend(frameon=False, fontsize="x-small", loc="upper left", bbox_to_anchor=(1, 1))
+plt.show()
+
+# %% [markdown]
 # ## Shift by shift
 #
 # The mean over shifts hides which shifts the robust models are robust to.
@@ -158,7 +184,8 @@ diversity.factor_table(effects)
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Effective robustness on each shifted test set (its own baseline line), per model (mean and 95% interval over seeds). The edge-map shift is absent from every training distribution.", "name": "fig-ch4-shifts"}}
 per_shift = diversity.shift_effective_robustness(results, world.shift_styles)
 fig, ax = plt.subplots(figsize=(8, 4))
-plots.points_with_ci(per_shift, "shift", "er", "model", ax=ax, ylabel="effective robustness")
+plots.points_with_ci(per_shift, "shift", "er", "model", ax=ax, order=list(world.shift_styles),
+                     ylabel="effective robustness")
 ax.legend(frameon=False, fontsize="x-small", loc="upper left", bbox_to_anchor=(1, 1))
 plt.show()
 
@@ -178,13 +205,14 @@ claims = ClaimSet("diversity")
 source = "Fang et al. 2022, abstract"
 claims.add("a", "The diversity of the training distribution is the main cause of effective robustness.", source,
            "change in ER from the narrow to the diverse training distribution (CLIP): CI above 0.03",
-           f"delta ER {main}", main.lo > 0.03)
+           f"delta ER {main}", main.lo > 0.03, expected=False)  # see "What it means": too few seeds
 for claim_id, factor in zip("bcde", ["training set size", "language at training time", "language at test time",
                                       "contrastive loss"]):
     effect = ci[factor]
     claims.add(claim_id, f"{factor.capitalize()} contributes little to effective robustness.", source,
                f"CI of the change in ER within +/- half the distribution's effect ({main.mean / 2:.3f})",
-               f"delta ER {effect}", -main.mean / 2 <= effect.lo and effect.hi <= main.mean / 2)
+               f"delta ER {effect}", -main.mean / 2 <= effect.lo and effect.hi <= main.mean / 2,
+               expected=False)  # b, c: intervals too wide; d, e: the opposite sign (see "What it means")
 
 # %% tags=["nbval-check-output"]
 claims.finish(enforce=enforce_claims)[["measured", "verdict"]]

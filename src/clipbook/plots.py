@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullLocator
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -111,6 +112,11 @@ def effective_robustness(df: pd.DataFrame, predict, band: tuple[np.ndarray, np.n
     ax.plot(grid, predict(grid), color="0.2", lw=1.5, label="baseline fit")
     ax.fill_between(grid, *band, color="0.2", alpha=0.15, linewidth=0)
     sns.scatterplot(df, x=x, y=y, hue=hue, style=hue, ax=ax, s=40, alpha=0.85)
+    ticks = [t for t in (0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95) if grid[0] <= t <= grid[-1]]
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_locator(FixedLocator(ticks))
+        axis.set_major_formatter(FormatStrFormatter("%.2g"))
+        axis.set_minor_locator(NullLocator())
     ax.set(xlabel="in-distribution accuracy (logit scale)", ylabel="out-of-distribution accuracy (logit scale)",
            xlim=(grid[0], grid[-1]), ylim=(grid[0], grid[-1]))
     ax.legend(frameon=False, fontsize="small", loc="upper left")

@@ -25,7 +25,7 @@ from clipbook.data.shapes import BACKGROUNDS, ShapesData, ShapesSpec, make_shape
 from clipbook.device import default_device
 from clipbook.evaluate.robustness import BaselineFit, fit_baseline
 from clipbook.evaluate.stats import mean_ci
-from clipbook.image_training import StackedModels, fit, pixels, supervised_loss_fn, train_clip
+from clipbook.image_training import StackedModels, clip_loss_fn, fit, pixels, supervised_loss_fn
 from clipbook.models.towers import create_clip, create_supervised
 from clipbook.progress import progress
 from clipbook.train import TrainConfig
@@ -136,16 +136,6 @@ def image_features(model, images: torch.Tensor, batch_size: int = 2048) -> torch
     return torch.cat(chunks).float()
 
 
-@torch.no_grad()
-def zero_shot_head(model, tokenizer: WordTokenizer, class_names: Sequence[str]) -> torch.Tensor:
-    """One unit vector per class: the mean of the normalized text features of its prompt
-    ensemble (CLIP's zero-shot classifier), ``(K, d)``."""
-    model.eval()
-    device = next(model.parameters()).device
-    heads = [F.normalize(model.encode_text(tokenizer(p).to(device)), dim=-1).mean(0) for p in zero_shot_prompts(class_names)]
-    return F.normalize(torch.stack(heads).float(), dim=-1)
-
-
 def linear_probe(train_features: torch.Tensor, train_labels: torch.Tensor, seed: int = 0) -> LogisticRegression:
     """Multinomial logistic regression on frozen features: a classifier without language."""
     return LogisticRegression(max_iter=2000, random_state=seed).fit(train_features.cpu().numpy(),
@@ -178,27 +168,37 @@ def settings(diverse_fractions: Sequence[float], size_fractions: Sequence[float]
     return runs
 
 
-def _checkpoint_metrics(stack: StackedModels, tests: dict[str, ShapesData]):
-    """Accuracy of stacked classifiers on every test set, for the baseline's checkpoints."""
-    inputs = {name: (pixels(d.images.to(stack.device), stack.visual), d.latents["label"].to_numpy())
-              for name, d in tests.items()}
+def _checkpoint_metrics(tests: dict[str, ShapesData], device: torch.device, visual, logits_fn):
+    """Accuracy on every test set of models in the middle of training, ``(M,)`` per test set;
+    ``logits_fn(params, pixels)`` gives the models' class scores ``(M, n, K)``."""
+    inputs = {name: (pixels(d.images.to(device), visual), _labels(d)) for name, d in tests.items()}
 
     def metrics(params):
-        return {name: torch.tensor([_accuracy(out, labels) for out in stack.evaluate(params, x)])
+        return {name: torch.tensor([_accuracy(out, labels) for out in logits_fn(params, x)])
                 for name, (x, labels) in inputs.items()}
 
     return metrics
 
 
-def _train_classifier(images, labels, config, seed, model_name, n_classes, tests, device):
-    """Supervised training; returns (model, per-checkpoint accuracies as a wide frame)."""
-    model = create_supervised(model_name, n_classes, seed=seed)
-    stack = StackedModels([model], device)
-    result = fit(stack, supervised_loss_fn(stack, images, labels), len(images), config,
-                 metrics=_checkpoint_metrics(stack, tests), desc="supervised")
-    history = result.history[result.history.metric != "loss"]
-    wide = history.pivot_table(index="step", columns="metric", values="value").reset_index()
-    return stack.models[0], wide
+def _zero_shot_logits(stack: StackedModels, prompts: torch.Tensor, n_classes: int):
+    """CLIP's zero-shot classifier for stacked models, in eval mode: each class is the mean of
+    the normalized text features of its prompt ensemble (``prompts``: K equal-size ensembles in
+    class order), scored against the normalized image features."""
+    def logits(params, x):
+        image, text, _ = stack.evaluate(params, x, prompts)
+        head = F.normalize(text.unflatten(1, (n_classes, -1)).mean(2), dim=-1)
+        return image @ head.transpose(1, 2)
+
+    return logits
+
+
+def _fit_measured(stack: StackedModels, loss_fn, n_samples: int, config: TrainConfig, tests, logits_fn,
+                  desc: str) -> pd.DataFrame:
+    """Train, measuring every test set at every logged step: one row per checkpoint (step > 0)."""
+    result = fit(stack, loss_fn, n_samples, config, metrics=_checkpoint_metrics(tests, stack.device, stack.visual,
+                                                                                 logits_fn), desc=desc)
+    history = result.history[(result.history.metric != "loss") & (result.history.step > 0)]
+    return history.pivot_table(index="step", columns="metric", values="value").reset_index()
 
 
 def _row(setting: Setting, seed: int, head: str, step: int, accuracies: dict[str, float], shifts) -> dict:
@@ -211,33 +211,32 @@ def _row(setting: Setting, seed: int, head: str, step: int, accuracies: dict[str
 def run_setting(world: DiversityWorld, setting: Setting, seed: int, config: TrainConfig, tests: dict[str, ShapesData],
                 model_name: str = "tiny-rn", text_layers: int = 1, device: torch.device | None = None) -> list[dict]:
     """Train one model and measure it: one row per (head, checkpoint) with ID, per-shift and mean
-    OOD accuracy. Supervised models are also measured at every logged step (the baseline's models)."""
+    OOD accuracy. Classifiers and CLIP's zero-shot head are measured at every logged step (the
+    supervised checkpoints are the baseline's models); the linear probe at the end."""
     device = device or default_device()
     data = training_set(world, setting.diverse_fraction, setting.size_fraction, seed)
     config = replace(config, seed=seed)
     shifts = world.shift_styles
     if setting.method != "clip":
-        labels = data.labels
+        images, labels = data.images, data.labels
         if setting.method == "caption_labels":
             derived = torch.from_numpy(caption_labels(data.captions, world.class_names))
-            keep = derived >= 0
-            images, labels = data.images[keep], derived[keep]
-        else:
-            images = data.images
-        _, checkpoints = _train_classifier(images, labels, config, seed, model_name, len(world.class_names), tests, device)
-        return [_row(setting, seed, "classifier", int(r["step"]), r, shifts) for r in checkpoints.to_dict("records")
-                if r["step"] > 0]
+            images, labels = images[derived >= 0], derived[derived >= 0]
+        stack = StackedModels([create_supervised(model_name, len(world.class_names), seed=seed)], device)
+        checkpoints = _fit_measured(stack, supervised_loss_fn(stack, images, labels), len(images), config, tests,
+                                    stack.evaluate, "supervised")
+        return [_row(setting, seed, "classifier", int(r["step"]), r, shifts) for r in checkpoints.to_dict("records")]
     tokenizer = WordTokenizer(context_length=world.context_length)
     model = create_clip(model_name, seed=seed, text_cfg={"context_length": world.context_length, "layers": text_layers})
-    train_clip([model], data.images, tokenizer(data.captions), config, device=device, desc="CLIP")
-    head = zero_shot_head(model, tokenizer, world.class_names)
-    features = {name: image_features(model, d.images) for name, d in tests.items()}
-    zero_shot = {name: _accuracy(f @ head.T, _labels(tests[name])) for name, f in features.items()}
+    stack = StackedModels([model], device)
+    prompts = tokenizer([p for ensemble in zero_shot_prompts(world.class_names) for p in ensemble]).to(device)
+    checkpoints = _fit_measured(stack, clip_loss_fn(stack, data.images, tokenizer(data.captions)), len(data.images),
+                                config, tests, _zero_shot_logits(stack, prompts, len(world.class_names)), "CLIP")
+    rows = [_row(setting, seed, "zero-shot", int(r["step"]), r, shifts) for r in checkpoints.to_dict("records")]
     probe = linear_probe(image_features(model, data.images), data.labels, seed)
-    probed = {name: float((probe.predict(f.cpu().numpy()) == _labels(tests[name])).mean())
-              for name, f in features.items()}
-    return [_row(setting, seed, "zero-shot", config.steps, zero_shot, shifts),
-            _row(setting, seed, "linear probe", config.steps, probed, shifts)]
+    probed = {name: float((probe.predict(image_features(model, d.images).cpu().numpy()) == _labels(d)).mean())
+              for name, d in tests.items()}
+    return rows + [_row(setting, seed, "linear probe", config.steps, probed, shifts)]
 
 
 class Sweep(NamedTuple):
