@@ -51,7 +51,7 @@ from clipbook import plots
 from clipbook.claims import ClaimSet
 from clipbook.data.shapes import BACKGROUNDS, make_shapes
 from clipbook.evaluate.robustness import baseline_band
-from clipbook.evaluate.stats import mean_ci, summarize
+from clipbook.evaluate.stats import ci_table, mean_ci, summarize
 from clipbook.experiments import diversity
 from clipbook.train import TrainConfig
 
@@ -113,8 +113,9 @@ results = results.assign(model=diversity.model_names(results)).sort_values(["mod
 print(f"{results.groupby(['model', 'seed']).ngroups} models trained in {sweep.seconds:.0f} s; "
       f"baseline: logit(OOD) = {line.slope:.2f} logit(ID) + {line.intercept:.2f}")
 final = diversity.final(results)
-summarize(final, "model", "id_accuracy").merge(summarize(final, "model", "ood_accuracy"), on="model",
-                                                suffixes=("_id", "_ood")).round(3)
+accuracies = final.melt(["model", "seed"], ["id_accuracy", "ood_accuracy"], var_name="test", value_name="accuracy")
+ci_table(accuracies, "model", "test", "accuracy").rename(columns={"id_accuracy": "ID accuracy",
+                                                                 "ood_accuracy": "OOD accuracy (mean over shifts)"})
 
 # %% [markdown]
 # ## The line and the models off it
