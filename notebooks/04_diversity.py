@@ -110,6 +110,7 @@ config = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, log_every=log_ev
 sweep = diversity.run_sweep(world, runs, range(n_seeds), config, model_name=model, text_layers=text_layers)
 results, line = diversity.with_effective_robustness(sweep.results)
 results = results.assign(model=diversity.model_names(results)).sort_values(["model", "seed", "step"], kind="stable")
+palette = plots.category_palette(results.model)  # one colour per model in every figure
 print(f"{results.groupby(['model', 'seed']).ngroups} models trained in {sweep.seconds:.0f} s; "
       f"baseline: logit(OOD) = {line.slope:.2f} logit(ID) + {line.intercept:.2f}")
 final = diversity.final(results)
@@ -129,7 +130,7 @@ grid = np.linspace(0.08, 0.98, 200)
 baseline = results[diversity.is_baseline(results)]
 band = baseline_band(baseline.id_accuracy, baseline.ood_accuracy, grid)
 fig, ax = plt.subplots(figsize=(7, 5))
-plots.effective_robustness(results, line.predict, band, grid, hue="model", ax=ax)
+plots.effective_robustness(results, line.predict, band, grid, hue="model", ax=ax, palette=palette)
 plt.show()
 
 # %% [markdown]
@@ -171,7 +172,7 @@ summarize(clip_full, "diverse_fraction", "er").round(3)
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Effective robustness (on the mean over the four shifts, against the baseline line above) at every checkpoint of training, per model (mean and 95% band over seeds). A curve that is still moving at the last step has not settled: its final ER depends on the training budget.", "name": "fig-ch4-training"}}
 fig, ax = plt.subplots(figsize=(7, 4))
 plots.lines_with_ci(results[results["head"] != "linear probe"], "step", "er", "model", ax=ax,
-                    ylabel="effective robustness")
+                    ylabel="effective robustness", palette=palette)
 ax.legend(frameon=False, fontsize="x-small", loc="upper left", bbox_to_anchor=(1, 1))
 plt.show()
 
@@ -186,7 +187,7 @@ plt.show()
 per_shift = diversity.shift_effective_robustness(results, world.shift_styles)
 fig, ax = plt.subplots(figsize=(8, 4))
 plots.points_with_ci(per_shift, "shift", "er", "model", ax=ax, order=list(world.shift_styles),
-                     ylabel="effective robustness")
+                     ylabel="effective robustness", palette=palette)
 ax.legend(frameon=False, fontsize="x-small", loc="upper left", bbox_to_anchor=(1, 1))
 plt.show()
 

@@ -20,14 +20,30 @@ def set_style() -> None:
     pd.set_option("display.max_colwidth", None)  # claims tables are sentences: never truncate them
 
 
+def category_palette(values) -> dict:
+    """One fixed colour per category (sorted), so a model keeps its colour in every figure even
+    when a figure shows only some of the models."""
+    names = sorted(set(values))
+    return dict(zip(names, sns.color_palette(n_colors=len(names))))
+
+
+def _colours(names, palette: dict | None) -> dict:
+    """``palette`` when given, else the current palette in the order of ``names``."""
+    return palette or dict(zip(names, sns.color_palette(n_colors=max(len(names), 1))))
+
+
 def lines_with_ci(df: pd.DataFrame, x: str, y: str, hue: str, *, ax: plt.Axes | None = None,
-                  ylabel: str | None = None, xlabel: str | None = None, marker: str | None = "o") -> plt.Axes:
+                  ylabel: str | None = None, xlabel: str | None = None, marker: str | None = "o",
+                  palette: dict | None = None) -> plt.Axes:
     """Mean of ``y`` against ``x`` per ``hue`` with its 95% Student-t band over seeds.
 
     ``marker=None`` for curves over training, where points are dense."""
     ax = ax or plt.gca()
     summary = summarize(df, [hue, x], y)
-    for (name, group), color in zip(summary.groupby(hue, sort=False), sns.color_palette()):
+    groups = list(summary.groupby(hue, sort=False))
+    colours = _colours([name for name, _ in groups], palette)
+    for name, group in groups:
+        color = colours[name]
         ax.plot(group[x], group["mean"], marker=marker, label=name, color=color)
         ax.fill_between(group[x], group["lo"], group["hi"], alpha=0.2, color=color, linewidth=0)
     ax.set(xlabel=xlabel or x, ylabel=ylabel or y)
@@ -65,7 +81,8 @@ def heatmap(df: pd.DataFrame, index: str, columns: str, value: str, *, ax: plt.A
 
 
 def points_with_ci(df: pd.DataFrame, x: str, y: str, hue: str, *, ax: plt.Axes | None = None,
-                   order: list | None = None, ylabel: str | None = None, xlabel: str | None = None) -> plt.Axes:
+                   order: list | None = None, ylabel: str | None = None, xlabel: str | None = None,
+                   palette: dict | None = None) -> plt.Axes:
     """Mean of ``y`` per category of ``x`` and per ``hue`` (side by side) with 95% Student-t bars.
 
     For effects measured per seed (e.g. paired differences against a baseline): a zero line is
@@ -75,7 +92,9 @@ def points_with_ci(df: pd.DataFrame, x: str, y: str, hue: str, *, ax: plt.Axes |
     order = order or list(dict.fromkeys(df[x]))
     hues = list(dict.fromkeys(df[hue]))
     width = 0.6 / max(len(hues), 1)
-    for i, (name, color) in enumerate(zip(hues, sns.color_palette())):
+    colours = _colours(hues, palette)
+    for i, name in enumerate(hues):
+        color = colours[name]
         group = summary[summary[hue] == name].set_index(x).reindex(order)
         pos = np.arange(len(order)) + (i - (len(hues) - 1) / 2) * width
         ax.errorbar(pos, group["mean"], yerr=[group["mean"] - group["lo"], group["hi"] - group["mean"]],
@@ -101,7 +120,8 @@ def image_grid(rows: dict[str, torch.Tensor], n: int = 8, *, scale: float = 0.8)
 
 
 def effective_robustness(df: pd.DataFrame, predict, band: tuple[np.ndarray, np.ndarray], grid: np.ndarray, hue: str,
-                         *, ax: plt.Axes | None = None, x: str = "id_accuracy", y: str = "ood_accuracy") -> plt.Axes:
+                         *, ax: plt.Axes | None = None, x: str = "id_accuracy", y: str = "ood_accuracy",
+                         palette: dict | None = None) -> plt.Axes:
     """The signature figure of effective robustness (Taori et al.): every model's ID vs. OOD
     accuracy on logit axes, the baseline models' line (``predict``, on ``grid``) with its band,
     and y = x. A model above the line is more robust than its ID accuracy predicts."""
@@ -111,7 +131,7 @@ def effective_robustness(df: pd.DataFrame, predict, band: tuple[np.ndarray, np.n
     ax.plot(grid, grid, ls="--", color="0.5", lw=1, label="y = x")
     ax.plot(grid, predict(grid), color="0.2", lw=1.5, label="baseline fit")
     ax.fill_between(grid, *band, color="0.2", alpha=0.15, linewidth=0)
-    sns.scatterplot(df, x=x, y=y, hue=hue, style=hue, ax=ax, s=40, alpha=0.85)
+    sns.scatterplot(df, x=x, y=y, hue=hue, style=hue, ax=ax, s=40, alpha=0.85, palette=palette)
     ticks = [t for t in (0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95) if grid[0] <= t <= grid[-1]]
     for axis in (ax.xaxis, ax.yaxis):
         axis.set_major_locator(FixedLocator(ticks))

@@ -1,0 +1,21 @@
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.colors import to_rgb
+
+from clipbook import plots
+
+
+def test_a_category_keeps_its_colour_when_a_figure_shows_only_some_categories():
+    palette = plots.category_palette(["b", "a", "c", "a"])
+    assert list(palette) == ["a", "b", "c"] and len(set(palette.values())) == 3
+    df = pd.DataFrame({"step": [1, 2, 1, 2], "value": [0.1, 0.2, 0.3, 0.4], "model": ["c", "c", "c", "c"],
+                       "seed": [0, 0, 1, 1]})
+    fig, (left, right) = plt.subplots(1, 2)
+    plots.lines_with_ci(df, "step", "value", "model", ax=left, palette=palette)
+    plots.points_with_ci(df, "step", "value", "model", ax=right, palette=palette)
+    assert to_rgb(left.get_lines()[0].get_color()) == to_rgb(palette["c"])
+    assert to_rgb(right.get_legend().legend_handles[0].get_color()) == to_rgb(palette["c"])
+    plt.close(fig)
