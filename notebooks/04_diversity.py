@@ -49,9 +49,9 @@ import numpy as np
 
 from clipbook import plots
 from clipbook.claims import ClaimSet
-from clipbook.data.shapes import BACKGROUNDS, make_shapes
+from clipbook.data.shapes import make_shapes
 from clipbook.evaluate.robustness import baseline_band
-from clipbook.evaluate.stats import ci_table, mean_ci, summarize
+from clipbook.evaluate.stats import ci_table, summarize
 from clipbook.experiments import diversity
 from clipbook.train import TrainConfig
 
@@ -78,8 +78,8 @@ world = diversity.DiversityWorld(n_train=n_train, n_test=n_test)
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The first eight images of each training distribution and test set (same seed, so the same scenes in every row but the diverse one, which mixes styles). Top two rows: what the models train on. The other rows: the ID test set and the four shifted test sets the OOD accuracy averages over.", "name": "fig-ch4-samples"}}
 tests = diversity.test_sets(world)
-diverse_sample = make_shapes(world.spec(world.diverse_styles, BACKGROUNDS, 0, 8)).images
-narrow_sample = make_shapes(world.spec(world.narrow_styles, world.narrow_backgrounds, 0, 8)).images
+diverse_sample = make_shapes(world.diverse(seed=0, n=8)).images
+narrow_sample = make_shapes(world.narrow(seed=0, n=8)).images
 plots.image_grid({"narrow (train)": narrow_sample, "diverse (train)": diverse_sample,
                   **{f"{name} (test)": data.images for name, data in tests.items()}})
 plt.show()
@@ -201,7 +201,7 @@ plt.show()
 # Student-t over seeds, on differences paired by seed.
 
 # %%
-ci = {f: mean_ci(g.delta_er) for f, g in effects.groupby("factor")}
+ci = diversity.factor_intervals(effects)
 main = ci["training distribution"]
 claims = ClaimSet("diversity")
 source = "Fang et al. 2022, abstract"

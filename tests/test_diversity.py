@@ -20,10 +20,6 @@ def test_caption_labels_take_the_one_class_named_and_drop_the_rest():
     assert diversity.caption_labels(texts, names).tolist() == [0, -1, -1, 2]
 
 
-def _styles(images_latents):
-    return set(np.asarray(ATTRIBUTES["style"])[images_latents])
-
-
 def test_training_set_mixes_the_same_scenes_and_nests_sizes():
     narrow = diversity.training_set(WORLD, 0.0, 1.0, seed=3)
     diverse = diversity.training_set(WORLD, 1.0, 1.0, seed=3)

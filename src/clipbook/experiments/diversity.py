@@ -24,7 +24,7 @@ from clipbook.data.captions import CaptionSpec, WordTokenizer, captions, words_o
 from clipbook.data.shapes import BACKGROUNDS, ShapesData, ShapesSpec, make_shapes
 from clipbook.device import default_device
 from clipbook.evaluate.robustness import BaselineFit, fit_baseline
-from clipbook.evaluate.stats import mean_ci
+from clipbook.evaluate.stats import Interval, mean_ci
 from clipbook.image_training import StackedModels, clip_loss_fn, fit, pixels, supervised_loss_fn
 from clipbook.models.towers import create_clip, create_supervised
 from clipbook.progress import progress
@@ -62,6 +62,14 @@ class DiversityWorld:
         return ShapesSpec(seed=seed, n=n, image_size=self.image_size, styles=tuple(styles),
                           backgrounds=tuple(backgrounds), positions=self.positions, sizes=self.sizes, textures=self.textures)
 
+    def narrow(self, seed: int, n: int) -> ShapesSpec:
+        """The narrow (ImageNet-like) distribution: its training and ID test images."""
+        return self.spec(self.narrow_styles, self.narrow_backgrounds, seed, n)
+
+    def diverse(self, seed: int, n: int) -> ShapesSpec:
+        """The diverse (web-like) distribution: its styles on every background."""
+        return self.spec(self.diverse_styles, BACKGROUNDS, seed, n)
+
     @property
     def class_names(self) -> tuple[str, ...]:
         return ShapesSpec().class_names
@@ -86,8 +94,8 @@ def training_set(world: DiversityWorld, diverse_fraction: float, size_fraction: 
     if not (0 <= diverse_fraction <= 1 and 0 < size_fraction <= 1):
         raise ValueError("diverse_fraction must lie in [0, 1] and size_fraction in (0, 1]")
     n = round(world.n_train * size_fraction)
-    narrow = make_shapes(world.spec(world.narrow_styles, world.narrow_backgrounds, seed, world.n_train))
-    diverse = make_shapes(world.spec(world.diverse_styles, BACKGROUNDS, seed, world.n_train))
+    narrow = make_shapes(world.narrow(seed, world.n_train))
+    diverse = make_shapes(world.diverse(seed, world.n_train))
     cut = round(world.n_train * diverse_fraction)
     images = torch.cat([diverse.images[:cut], narrow.images[cut:]])[:n]
     latents = pd.concat([diverse.latents[:cut], narrow.latents[cut:]])[:n]
@@ -98,7 +106,7 @@ def training_set(world: DiversityWorld, diverse_fraction: float, size_fraction: 
 def test_sets(world: DiversityWorld) -> dict[str, ShapesData]:
     """The ID test set (the narrow distribution) and one OOD set per shift style (every
     background), all showing the same scenes."""
-    sets = {ID: make_shapes(world.spec(world.narrow_styles, world.narrow_backgrounds, TEST_SEED, world.n_test))}
+    sets = {ID: make_shapes(world.narrow(TEST_SEED, world.n_test))}
     for style in world.shift_styles:
         sets[style] = make_shapes(world.spec((style,), BACKGROUNDS, TEST_SEED, world.n_test))
     return sets
@@ -142,10 +150,6 @@ def linear_probe(train_features: torch.Tensor, train_labels: torch.Tensor, seed:
                                                                     train_labels.cpu().numpy())
 
 
-def _accuracies(predict, tests: dict[str, ShapesData]) -> dict[str, float]:
-    return {name: _accuracy(predict(data.images), _labels(data)) for name, data in tests.items()}
-
-
 # ---------------------------------------------------------------- the runs
 
 class Setting(NamedTuple):
@@ -168,10 +172,10 @@ def settings(diverse_fractions: Sequence[float], size_fractions: Sequence[float]
     return runs
 
 
-def _checkpoint_metrics(tests: dict[str, ShapesData], device: torch.device, visual, logits_fn):
+def _checkpoint_metrics(stack: StackedModels, tests: dict[str, ShapesData], logits_fn):
     """Accuracy on every test set of models in the middle of training, ``(M,)`` per test set;
     ``logits_fn(params, pixels)`` gives the models' class scores ``(M, n, K)``."""
-    inputs = {name: (pixels(d.images.to(device), visual), _labels(d)) for name, d in tests.items()}
+    inputs = {name: (pixels(d.images.to(stack.device), stack.visual), _labels(d)) for name, d in tests.items()}
 
     def metrics(params):
         return {name: torch.tensor([_accuracy(out, labels) for out in logits_fn(params, x)])
@@ -195,8 +199,7 @@ def _zero_shot_logits(stack: StackedModels, prompts: torch.Tensor, n_classes: in
 def _fit_measured(stack: StackedModels, loss_fn, n_samples: int, config: TrainConfig, tests, logits_fn,
                   desc: str) -> pd.DataFrame:
     """Train, measuring every test set at every logged step: one row per checkpoint (step > 0)."""
-    result = fit(stack, loss_fn, n_samples, config, metrics=_checkpoint_metrics(tests, stack.device, stack.visual,
-                                                                                 logits_fn), desc=desc)
+    result = fit(stack, loss_fn, n_samples, config, metrics=_checkpoint_metrics(stack, tests, logits_fn), desc=desc)
     history = result.history[(result.history.metric != "loss") & (result.history.step > 0)]
     return history.pivot_table(index="step", columns="metric", values="value").reset_index()
 
@@ -321,15 +324,20 @@ def factor_effects(results: pd.DataFrame) -> pd.DataFrame:
 
     rows = []
     for factor, (with_, without) in FACTORS.items():
-        if with_ == without or (small == 1.0 and factor == "training set size"):
+        if small == 1.0 and factor == "training set size":
             continue
         delta = er(*with_) - er(*without)
         rows += [{"factor": factor, "seed": s, "delta_er": d} for s, d in delta.dropna().items()]
     return pd.DataFrame(rows)
 
 
+def factor_intervals(effects: pd.DataFrame) -> dict[str, Interval]:
+    """Mean change in ER per factor with its 95% Student-t interval over seeds."""
+    return {f: mean_ci(g.delta_er) for f, g in effects.groupby("factor", sort=False)}
+
+
 def factor_table(effects: pd.DataFrame) -> pd.DataFrame:
-    """Mean change in ER per factor with its 95% interval over seeds."""
-    rows = {f: mean_ci(g.delta_er) for f, g in effects.groupby("factor", sort=False)}
+    """:func:`factor_intervals` as a table."""
+    rows = factor_intervals(effects)
     return pd.DataFrame({f: {"delta ER": round(i.mean, 3), "95% CI": f"[{i.lo:.3f}, {i.hi:.3f}]", "seeds": i.n}
                          for f, i in rows.items()}).T
