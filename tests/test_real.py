@@ -6,20 +6,13 @@ import warnings
 
 import pytest
 import torch
-from PIL import Image
 from torch.utils.data import DataLoader
 from torchvision.transforms.functional import pil_to_tensor
 
+from real_fixtures import COLOURS, jpeg, objectnet_release
+
 from clipbook.data.real import (ImageTextDataset, csv_dataset, imagenet_captions, imagenet_classnames,
                                 imagenet_variant, imagenet_wnids, objectnet, webdataset_pairs)
-
-COLOURS = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)]
-
-
-def _jpeg(path, colour, size=(20, 16)):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", size, colour).save(path, quality=95)
-    return path
 
 
 def _mean_colour(image):
@@ -35,7 +28,7 @@ def _is(image, colour):
 @pytest.fixture
 def caption_table(tmp_path):
     for i, colour in enumerate(COLOURS):
-        _jpeg(tmp_path / "images" / f"{i}.jpg", colour)
+        jpeg(tmp_path / "images" / f"{i}.jpg", colour)
     rows = [f"images/{i}.jpg,a picture number {i},{i % 2}" for i in range(len(COLOURS))]
     path = tmp_path / "pairs.csv"
     path.write_text("filepath,caption,label\n" + "\n".join(rows) + "\n")
@@ -102,7 +95,7 @@ def shards(tmp_path):
         with tarfile.open(folder / f"shard-{shard:03d}.tar", "w") as tar:
             for i in range(2):
                 key = f"{shard}{i:04d}"
-                image = _jpeg(tmp_path / "raw" / f"{key}.jpg", COLOURS[2 * shard + i])
+                image = jpeg(tmp_path / "raw" / f"{key}.jpg", COLOURS[2 * shard + i])
                 text = tmp_path / "raw" / f"{key}.txt"
                 text.write_text(f"caption {key}")
                 tar.add(image, arcname=f"{key}.jpg")
@@ -144,7 +137,7 @@ def test_imagenet_metadata_is_the_standard_order():
 def test_wnid_folders_get_imagenet_labels(tmp_path, name):
     wnids = imagenet_wnids()
     for wnid, colour in ((wnids[999], COLOURS[0]), (wnids[1], COLOURS[1]), (wnids[500], COLOURS[2])):
-        _jpeg(tmp_path / wnid / "a.JPEG", colour)
+        jpeg(tmp_path / wnid / "a.JPEG", colour)
     dataset = imagenet_variant(name, tmp_path)
     assert sorted(dataset.targets) == [1, 500, 999]  # ImageNet-1k indices, not positions 0..2
     assert dataset.class_indices == [1, 500, 999]  # a 200-class set says which logits to keep
@@ -155,14 +148,14 @@ def test_wnid_folders_get_imagenet_labels(tmp_path, name):
 
 def test_imagenet_v2_folders_are_class_indices(tmp_path):
     for folder in ("0", "2", "10"):
-        _jpeg(tmp_path / folder / "x.jpeg", COLOURS[0])
+        jpeg(tmp_path / folder / "x.jpeg", COLOURS[0])
     dataset = imagenet_variant("imagenet_v2", tmp_path, transform=pil_to_tensor)
     assert sorted(dataset.targets) == [0, 2, 10]  # folder "10" is class 10, not the 2nd in sorted order
     assert dataset[0][0].shape == (3, 16, 20)
 
 
 def test_wrong_layout_and_missing_folders_are_clear_errors(tmp_path):
-    _jpeg(tmp_path / "cats" / "x.jpg", COLOURS[0])
+    jpeg(tmp_path / "cats" / "x.jpg", COLOURS[0])
     with pytest.raises(ValueError, match="unexpected class folders"):
         imagenet_variant("imagenet_r", tmp_path)
     with pytest.raises(FileNotFoundError, match="ImageNet-Sketch not found") as error:
@@ -172,22 +165,8 @@ def test_wrong_layout_and_missing_folders_are_clear_errors(tmp_path):
         imagenet_variant("imagenet_z", tmp_path)
 
 
-def _objectnet_release(root):
-    """The layout of objectnet-1.0: images/<folder>/*.png and the mappings/ files."""
-    for folder, colour in (("banana", COLOURS[3]), ("chair", COLOURS[0]), ("sock", COLOURS[1])):
-        _jpeg(root / "images" / folder / "1.png", colour, size=(24, 24))
-    mappings = root / "mappings"
-    mappings.mkdir()
-    (mappings / "folder_to_objectnet_label.json").write_text(json.dumps(
-        {"banana": "Banana", "chair": "Chair", "sock": "Sock"}))
-    (mappings / "objectnet_to_imagenet_1k.json").write_text(json.dumps(
-        {"Banana": "banana", "Chair": "folding chair; rocking chair"}))  # socks are not an ImageNet class
-    (mappings / "imagenet_to_label_2012_v2").write_text("banana\nfolding chair\nrocking chair\n")
-    (mappings / "pytorch_to_imagenet_2012_id.json").write_text(json.dumps({"954": 0, "559": 1, "765": 2}))
-
-
 def test_objectnet_keeps_the_imagenet_classes(tmp_path):
-    _objectnet_release(tmp_path)
+    objectnet_release(tmp_path)
     dataset = objectnet(tmp_path)
     assert len(dataset) == 2 and dataset.classes == ["banana", "chair"]
     assert dataset.imagenet_indices == [[954], [559, 765]]
@@ -203,8 +182,8 @@ def test_objectnet_keeps_the_imagenet_classes(tmp_path):
 def test_imagenet_captions_join_records_to_the_training_images(tmp_path):
     wnids = imagenet_wnids()
     train = tmp_path / "train"
-    _jpeg(train / wnids[3] / f"{wnids[3]}_1.JPEG", COLOURS[0])
-    _jpeg(train / wnids[7] / f"{wnids[7]}_2.JPEG", COLOURS[1])
+    jpeg(train / wnids[3] / f"{wnids[3]}_1.JPEG", COLOURS[0])
+    jpeg(train / wnids[7] / f"{wnids[7]}_2.JPEG", COLOURS[1])
     records = [
         {"filename": f"{wnids[3]}_1.JPEG", "wnid": wnids[3], "title": "Shark!", "description": "at the aquarium",
          "tags": ["fish", "blue"]},

@@ -1,0 +1,98 @@
+"""Chapter 4's real-data pipeline, end to end on a tiny ImageNet-like fixture, and its scoring rules."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from real_fixtures import COLOURS, jpeg, objectnet_release
+
+from clipbook.data.real import imagenet_wnids
+from clipbook.experiments import diversity_real
+from clipbook.experiments.diversity_real import LAYOUT, RealConfig
+
+CLASSES = (954, 559, 765)  # banana, folding chair, rocking chair: the classes of the ObjectNet fixture
+
+
+def _images(folder_of, root, per_class, rng, size=(32, 32)):
+    """``per_class`` noisy single-colour JPEGs per class under ``root/<folder_of(class)>/``."""
+    for k, index in enumerate(CLASSES):
+        for i in range(per_class):
+            colour = tuple(int(c) for c in np.clip(np.array(COLOURS[k]) + rng.integers(-40, 40, 3), 0, 255))
+            jpeg(root / folder_of(index) / f"{folder_of(index)}_{i}.JPEG", colour, size=size)
+
+
+def _imagenet_like(root):
+    """Every data set of :data:`LAYOUT` under ``root``, a few images of three classes each."""
+    rng, wnids = np.random.default_rng(0), imagenet_wnids()
+    _images(wnids.__getitem__, root / LAYOUT["imagenet_train"], 16, rng)
+    records = [{"filename": f"{wnids[i]}_{n}.JPEG", "wnid": wnids[i], "title": f"my {['red', 'green', 'blue'][k]} thing",
+                "description": "" if n == 0 else "seen today", "tags": []}
+               for k, i in enumerate(CLASSES) for n in range(16)]
+    records[0]["title"] = ""  # one image with no text at all
+    (root / LAYOUT["imagenet_captions"]).write_text(json.dumps(records))
+    for name in ("imagenet", "imagenet_sketch", "imagenet_r", "imagenet_a"):
+        _images(wnids.__getitem__, root / LAYOUT[name], 3, rng)
+    _images(str, root / LAYOUT["imagenet_v2"], 3, rng)
+    objectnet_release(root / LAYOUT["objectnet"], per_class=3)
+
+
+def test_missing_data_are_listed_together_before_any_compute(tmp_path):
+    (tmp_path / "imagenet").mkdir()
+    (tmp_path / LAYOUT["imagenet_captions"]).write_text("[]")
+    with pytest.raises(FileNotFoundError) as error:
+        diversity_real.locate(tmp_path)
+    message = str(error.value)
+    assert "imagenet/train" in message and "objectnet.dev" in message and "imagenet-r" in message
+    assert "imagenet_captions.json" not in message
+    with pytest.raises(ValueError, match="unknown shifts"):
+        diversity_real.locate(tmp_path, shifts=["imagenet_c"])
+
+
+def test_scoring_follows_each_test_sets_convention():
+    logits = torch.zeros(3, 1000)
+    logits[0, 5], logits[0, 7] = 2.0, 1.0  # 5 wins overall, 7 among a subset without 5
+    logits[1, 7] = 3.0
+    logits[2, 9], logits[2, 7] = 4.0, 1.0  # 9 wins overall, 7 among {7, 8}
+    labels = torch.tensor([7, 7, 8])
+
+    class Subset:
+        class_indices = [7, 8]
+
+    class ObjectNet:
+        imagenet_indices = [[7], [8, 9]]  # ObjectNet class 1 pools ImageNet classes 8 and 9
+
+    assert diversity_real.accuracy(logits, labels, "imagenet", None) == pytest.approx(1 / 3)
+    assert diversity_real.accuracy(logits, labels, "imagenet_r", Subset) == pytest.approx(2 / 3)
+    assert diversity_real.accuracy(logits, torch.tensor([0, 0, 1]), "objectnet", ObjectNet) == pytest.approx(1.0)
+
+
+def test_effective_robustness_is_measured_from_the_supervised_line():
+    expit = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
+    ids = np.array([-1.0, 0.0, 1.0, 2.0])
+    points = pd.DataFrame({"method": ["supervised"] * 4 + ["clip"] * 2, "run": ["s"] * 4 + ["c"] * 2,
+                           "epoch": [1, 2, 3, 4, 1, 2], "id_accuracy": expit(np.r_[ids, 0.0, 1.0]),
+                           "ood_accuracy": expit(np.r_[0.5 * ids - 1, -1.0, 0.5 * 1.0 - 1]) + np.r_[0, 0, 0, 0, 0, 0.1]})
+    table, line = diversity_real.effective_robustness(points, n_boot=50)
+    assert line.slope == pytest.approx(0.5) and line.intercept == pytest.approx(-1.0)
+    clip = table.set_index("run").loc["c"]
+    assert clip.epoch == 2 and clip.er == pytest.approx(0.1) and clip.er_lo <= 0.1 <= clip.er_hi
+
+
+def test_the_pipeline_trains_evaluates_and_resumes(tmp_path):
+    _imagenet_like(tmp_path / "data")
+    config = RealConfig(model="tiny-rn-bpe", epochs=2, batch_size=8, lr=1e-3, warmup=0, workers=0, precision="fp32")
+    accuracies = diversity_real.run(tmp_path / "data", tmp_path / "out", config, templates=("a photo of a {}.",),
+                                    device="cpu")
+    table = pd.read_csv(tmp_path / "out" / "imagenet_captions.csv")
+    assert len(table) == 47 and table.filepath.str.startswith("/").all() and set(table.label) == set(CLASSES)
+    assert len(accuracies) == 2 * 2 * 6 and accuracies.accuracy.between(0, 1).all()
+    assert set(accuracies.run) == {"supervised-imagenet-captions", "clip-imagenet-captions"}
+    points = diversity_real.id_ood(accuracies)
+    assert len(points) == 4 and np.allclose(points.ood_accuracy, points[list(diversity_real.SHIFTS)].mean(axis=1))
+    checkpoints = sorted((tmp_path / "out").glob("*/checkpoints/epoch_*.pt"))
+    stamps = [p.stat().st_mtime_ns for p in checkpoints]
+    again = diversity_real.run(tmp_path / "data", tmp_path / "out", config, templates=("a photo of a {}.",),
+                               device="cpu")
+    assert [p.stat().st_mtime_ns for p in checkpoints] == stamps and again.equals(accuracies)
