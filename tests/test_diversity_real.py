@@ -96,3 +96,22 @@ def test_the_pipeline_trains_evaluates_and_resumes(tmp_path):
     again = diversity_real.run(tmp_path / "data", tmp_path / "out", config, templates=("a photo of a {}.",),
                                device="cpu")
     assert [p.stat().st_mtime_ns for p in checkpoints] == stamps and again.equals(accuracies)
+
+
+def test_the_layout_table_names_every_data_set():
+    table = diversity_real.layout_table("/data")
+    assert list(table.index) == [f"/data/{p}" for p in LAYOUT.values()]
+    assert table["what to put there"].str.len().gt(20).all()
+
+
+def test_the_chapter_runs_the_real_data_section_on_the_fixture(tmp_path):
+    from clipbook import runner
+
+    _imagenet_like(tmp_path / "data")
+    chapter = next(c for c in runner.chapters() if c.slug == "diversity")
+    out = runner.run(chapter, {"real_data": str(tmp_path / "data"), "real_out": str(tmp_path / "out"),
+                               "real_model": "tiny-rn-bpe", "real_epochs": 3, "real_batch_size": 8, "real_warmup": 0,
+                               "real_workers": 0, "real_prompts": "simple"},
+                     profile="smoke", output=tmp_path / "chapter.ipynb", progress=False)
+    claims = {c["id"]: c for c in runner.read_record(out)["claims"]}
+    assert "ER" in claims["r"]["measured"] and len(list((tmp_path / "out").glob("*/checkpoints/epoch_3.pt"))) == 2

@@ -44,6 +44,9 @@ LAYOUT = {
 SHIFTS = ("imagenet_v2", "imagenet_sketch", "imagenet_r", "imagenet_a", "objectnet")
 """The five shifts Fang et al. average their OOD accuracy over."""
 
+PROMPTS = {"openai": open_clip.OPENAI_IMAGENET_TEMPLATES, "simple": open_clip.SIMPLE_IMAGENET_TEMPLATES}
+"""Zero-shot prompt ensembles: CLIP's 80 ImageNet templates, or the 7 its authors found nearly as good."""
+
 _SUBSET_CLASSES = ("imagenet_r", "imagenet_a")
 """Test sets scored on their own 200 classes only (the other 800 logits are masked)."""
 
@@ -54,15 +57,22 @@ def locate(root: str | Path, shifts: Sequence[str] = SHIFTS) -> dict[str, Path]:
     unknown = set(shifts) - set(SHIFTS)
     if unknown:
         raise ValueError(f"unknown shifts {sorted(unknown)}; choose from {SHIFTS}")
-    root = Path(root).expanduser()
+    root = Path(root).expanduser().resolve()
     needed = ["imagenet_captions", "imagenet_train", "imagenet", *shifts]
     paths = {key: root / LAYOUT[key] for key in needed}
     absent = [key for key, path in paths.items() if not path.exists()]
     if absent:
         lines = [f"  {paths[k]}: {real.SOURCES[k][0]}, {real.SOURCES[k][1]}" for k in absent]
         raise FileNotFoundError(f"the real-data experiment needs, under {root}:\n" + "\n".join(lines)
-                                + "\nThe book never downloads data sets: fetch them, or link them into place.")
+                                + "\nThe book never downloads data sets: fetch them and put or link them there, or name "
+                                "another root (the chapter's `real_data` parameter).")
     return paths
+
+
+def layout_table(root: str | Path = "DATA") -> pd.DataFrame:
+    """The folder layout the experiment reads, as a table a reader can follow."""
+    return pd.DataFrame([{"path": str(Path(root) / LAYOUT[key]), "data set": real.SOURCES[key][0],
+                          "what to put there": real.SOURCES[key][1]} for key in LAYOUT]).set_index("path")
 
 
 def export_captions_csv(captions_json: str | Path, train_root: str | Path, path: str | Path,
@@ -237,10 +247,11 @@ def effective_robustness(points: pd.DataFrame, *, n_boot: int = 1000) -> tuple[p
 
 
 def run(root: str | Path, out: str | Path, config: RealConfig = RealConfig(), *, diverse_pairs: str | Path | None = None,
-        shifts: Sequence[str] = SHIFTS, templates: Sequence = open_clip.OPENAI_IMAGENET_TEMPLATES,
+        shifts: Sequence[str] = SHIFTS, templates: str | Sequence[str] = "openai",
         device: str | None = None) -> pd.DataFrame:
     """The whole experiment, resumable at every stage: export, three trainings, evaluation.
-    Returns the accuracy of every checkpoint on every test set (see :func:`id_ood`)."""
+    Returns the accuracy of every checkpoint on every test set (see :func:`id_ood`).
+    ``templates`` names one of :data:`PROMPTS` or lists format strings."""
     paths = locate(root, shifts)
     if diverse_pairs is not None:
         diverse_pairs = real.require(diverse_pairs, "csv", "diverse_pairs")
@@ -257,6 +268,7 @@ def run(root: str | Path, out: str | Path, config: RealConfig = RealConfig(), *,
         checkpoints["clip", "clip-diverse"] = train_clip(diverse_pairs, out, "clip-diverse", config, device)
     image_size = create_supervised(config.model, n_classes=1).visual.image_size
     sets = evaluation_sets(paths, image_size, shifts)
+    templates = PROMPTS[templates] if isinstance(templates, str) else templates
     return evaluate_checkpoints(checkpoints, sets, config.model, out, templates=templates,
                                 batch_size=config.batch_size, workers=config.workers, device=torch_device)
 
