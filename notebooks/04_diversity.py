@@ -60,7 +60,6 @@ import numpy as np
 from clipbook import plots
 from clipbook.claims import ClaimSet
 from clipbook.data.shapes import make_shapes
-from clipbook.evaluate.robustness import baseline_band
 from clipbook.evaluate.stats import ci_table, summarize
 from clipbook.experiments import diversity, diversity_real
 from clipbook.train import TrainConfig
@@ -138,11 +137,9 @@ ci_table(accuracies, "model", "test", "accuracy").rename(columns={"id_accuracy":
 # linear probes at the last step only).
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "ID accuracy (the narrow test set) against OOD accuracy (mean over the four shifted test sets), both on logit axes, for every model, checkpoint and seed. Grey line and band: the baseline fitted to the supervised models' checkpoints, with its 95% bootstrap band. Dashed: y = x. Look at which models sit above the line, and what they have in common.", "name": "fig-ch4-line"}}
-grid = np.linspace(0.08, 0.98, 200)
-baseline = results[diversity.is_baseline(results)]
-band = baseline_band(baseline.id_accuracy, baseline.ood_accuracy, grid)
 fig, ax = plt.subplots(figsize=(7, 5))
-plots.effective_robustness(results, line.predict, band, grid, hue="model", ax=ax, palette=palette)
+plots.effective_robustness(results, results[diversity.is_baseline(results)], np.linspace(0.08, 0.98, 200),
+                           hue="model", ax=ax, palette=palette)
 plt.show()
 
 # %% [markdown]
@@ -237,14 +234,11 @@ if real_data:
     real_accuracies = diversity_real.run(real_data, real_out, real_config, diverse_pairs=real_diverse_pairs or None,
                                           templates=real_prompts)
     real_points = diversity_real.id_ood(real_accuracies)
-    real_er, real_line = diversity_real.effective_robustness(real_points)
+    real_er, _ = diversity_real.effective_robustness(real_points)
     display(real_er.round(3))
-    real_grid = np.linspace(0.01, 0.95, 200)
-    real_base = real_points[real_points.method == "supervised"]
     fig, ax = plt.subplots(figsize=(7, 5))
-    plots.effective_robustness(real_points, real_line.predict,
-                               baseline_band(real_base.id_accuracy, real_base.ood_accuracy, real_grid), real_grid,
-                               hue="run", ax=ax)
+    plots.effective_robustness(real_points, real_points[real_points.method == "supervised"],
+                               np.linspace(0.01, 0.95, 200), hue="run", ax=ax)
     ax.set_title("ImageNet vs. mean over the shifts, every epoch's checkpoint", fontsize="small")
     plt.show()
 else:

@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from scipy.special import expit
+
 from real_fixtures import COLOURS, jpeg, objectnet_release
 
 from clipbook.data.real import imagenet_wnids
@@ -69,7 +71,6 @@ def test_scoring_follows_each_test_sets_convention():
 
 
 def test_effective_robustness_is_measured_from_the_supervised_line():
-    expit = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
     ids = np.array([-1.0, 0.0, 1.0, 2.0])
     points = pd.DataFrame({"method": ["supervised"] * 4 + ["clip"] * 2, "run": ["s"] * 4 + ["c"] * 2,
                            "epoch": [1, 2, 3, 4, 1, 2], "id_accuracy": expit(np.r_[ids, 0.0, 1.0]),

@@ -36,7 +36,7 @@ def epoch_checkpoints(folder: str | Path) -> dict[int, Path]:
 def _loader(dataset: Dataset, batch_size: int, workers: int, shuffle: bool, seed: int = 0) -> DataLoader:
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=workers, generator=generator,
-                      pin_memory=torch.cuda.is_available(), drop_last=shuffle, persistent_workers=workers > 0)
+                      pin_memory=torch.cuda.is_available(), drop_last=shuffle)
 
 
 def _cosine(optimizer: torch.optim.Optimizer, warmup: int, total: int) -> torch.optim.lr_scheduler.LambdaLR:

@@ -9,6 +9,7 @@ import pandas as pd
 import seaborn as sns
 import torch
 
+from clipbook.evaluate.robustness import baseline_band, fit_baseline
 from clipbook.evaluate.stats import summarize
 
 
@@ -119,18 +120,18 @@ def image_grid(rows: dict[str, torch.Tensor], n: int = 8, *, scale: float = 0.8)
     return fig
 
 
-def effective_robustness(df: pd.DataFrame, predict, band: tuple[np.ndarray, np.ndarray], grid: np.ndarray, hue: str,
-                         *, ax: plt.Axes | None = None, x: str = "id_accuracy", y: str = "ood_accuracy",
+def effective_robustness(df: pd.DataFrame, baseline: pd.DataFrame, grid: np.ndarray, hue: str, *,
+                         ax: plt.Axes | None = None, x: str = "id_accuracy", y: str = "ood_accuracy",
                          palette: dict | None = None) -> plt.Axes:
     """The signature figure of effective robustness (Taori et al.): every model's ID vs. OOD
-    accuracy on logit axes, the baseline models' line (``predict``, on ``grid``) with its band,
-    and y = x. A model above the line is more robust than its ID accuracy predicts."""
+    accuracy on logit axes, the line fitted to the ``baseline`` models with its 95% bootstrap
+    band (on ``grid``), and y = x. A model above the line is more robust than its ID accuracy predicts."""
     ax = ax or plt.gca()
     ax.set_xscale("logit")
     ax.set_yscale("logit")
     ax.plot(grid, grid, ls="--", color="0.5", lw=1, label="y = x")
-    ax.plot(grid, predict(grid), color="0.2", lw=1.5, label="baseline fit")
-    ax.fill_between(grid, *band, color="0.2", alpha=0.15, linewidth=0)
+    ax.plot(grid, fit_baseline(baseline[x], baseline[y]).predict(grid), color="0.2", lw=1.5, label="baseline fit")
+    ax.fill_between(grid, *baseline_band(baseline[x], baseline[y], grid), color="0.2", alpha=0.15, linewidth=0)
     sns.scatterplot(df, x=x, y=y, hue=hue, style=hue, ax=ax, s=40, alpha=0.85, palette=palette)
     ticks = [t for t in (0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95) if grid[0] <= t <= grid[-1]]
     for axis in (ax.xaxis, ax.yaxis):

@@ -26,7 +26,7 @@ from clipbook.data import real
 from clipbook.device import default_device
 from clipbook.evaluate.robustness import BaselineFit, effective_robustness_ci, fit_baseline
 from clipbook.folder_training import epoch_checkpoints, predict, train_classifier
-from clipbook.models.towers import TINY_MODELS, create_clip, create_supervised
+from clipbook.models.towers import TINY_MODELS, create_clip, create_supervised, model_config
 from clipbook.scale import export_model_config, open_clip_train_command
 
 LAYOUT = {
@@ -133,21 +133,24 @@ def train_supervised(train_csv: str | Path, out: str | Path, run: str, config: R
                      device: torch.device | None = None) -> dict[int, Path]:
     """The same image tower with a 1000-way prototype head, cross-entropy on the images' labels,
     with open_clip_train's augmentation and schedule; checkpoints under ``out/run/checkpoints``."""
-    model = create_supervised(config.model, n_classes=1000, seed=config.seed)
-    size = model.visual.image_size
-    augment = open_clip.image_transform(size, is_train=True, mean=open_clip.OPENAI_DATASET_MEAN,
-                                        std=open_clip.OPENAI_DATASET_STD)
-    pairs = real.csv_dataset(train_csv, transform=augment, target="label")
-    return train_classifier(model, pairs, Path(out) / run / "checkpoints", epochs=config.epochs,
+    pairs = real.csv_dataset(train_csv, transform=_preprocess(config.model, is_train=True), target="label")
+    return train_classifier(create_supervised(config.model, n_classes=1000, seed=config.seed), pairs, Path(out) / run / "checkpoints", epochs=config.epochs,
                             batch_size=config.batch_size * (config.gpus or 1), lr=config.lr,
                             weight_decay=config.weight_decay, warmup=config.warmup,
                             workers=config.workers, seed=config.seed, device=device)
 
 
-def evaluation_sets(paths: Mapping[str, Path], image_size: int, shifts: Sequence[str] = SHIFTS) -> dict:
-    """ImageNet val and the shifted sets, with CLIP's evaluation preprocessing."""
-    preprocess = open_clip.image_transform(image_size, is_train=False, mean=open_clip.OPENAI_DATASET_MEAN,
-                                           std=open_clip.OPENAI_DATASET_STD)
+def _preprocess(model: str, is_train: bool):
+    """open_clip's preprocessing for the model's input size: training augmentation as in
+    open_clip_train, or the evaluation resize and crop; both with CLIP's normalization."""
+    size = model_config(model)["vision_cfg"]["image_size"]
+    return open_clip.image_transform(size, is_train=is_train, mean=open_clip.OPENAI_DATASET_MEAN,
+                                     std=open_clip.OPENAI_DATASET_STD)
+
+
+def evaluation_sets(paths: Mapping[str, Path], model: str, shifts: Sequence[str] = SHIFTS) -> dict:
+    """ImageNet val and the shifted sets, with CLIP's evaluation preprocessing for ``model``."""
+    preprocess = _preprocess(model, is_train=False)
     sets = {name: real.imagenet_variant(name, paths[name], preprocess) for name in ("imagenet", *shifts)
             if name != "objectnet"}
     if "objectnet" in shifts:
@@ -266,8 +269,7 @@ def run(root: str | Path, out: str | Path, config: RealConfig = RealConfig(), *,
                                                                   device)}
     if diverse_pairs is not None:
         checkpoints["clip", "clip-diverse"] = train_clip(diverse_pairs, out, "clip-diverse", config, device)
-    image_size = create_supervised(config.model, n_classes=1).visual.image_size
-    sets = evaluation_sets(paths, image_size, shifts)
+    sets = evaluation_sets(paths, config.model, shifts)
     templates = PROMPTS[templates] if isinstance(templates, str) else templates
     return evaluate_checkpoints(checkpoints, sets, config.model, out, templates=templates,
                                 batch_size=config.batch_size, workers=config.workers, device=torch_device)
