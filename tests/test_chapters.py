@@ -7,11 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from clipbook import runner
-from clipbook.site import build_site
-
 from site_check import chromium_path, inspect_pages
+
+from clipbook.book import runner
+from clipbook.book.site import build_site
 
 CHAPTERS = runner.chapters()
 IDS = [c.slug for c in CHAPTERS]
@@ -23,6 +22,18 @@ def test_smoke_profile_runs_every_code_path(chapter, tmp_path):
     record = runner.read_record(out)
     assert record["claims"], "the claims cell must record its claims"
     assert record["run"]["profile"] == "smoke"
+
+
+def test_first_seed_draws_other_seeds(tmp_path):
+    """A reader checks a result on fresh seeds with one parameter, not by editing the notebook."""
+    chapter = runner.find_chapter("1")
+    measured = {}
+    for first_seed in (0, 1000):
+        out = runner.run(chapter, {"first_seed": first_seed}, profile="smoke", output=tmp_path / f"{first_seed}.ipynb",
+                         progress=False)
+        measured[first_seed] = [c["measured"] for c in runner.read_record(out)["claims"]]
+    assert len(measured[0]) == len(measured[1000]) > 0
+    assert all(a != b for a, b in zip(measured[0], measured[1000])), measured
 
 
 @pytest.fixture(scope="session")
@@ -70,5 +81,5 @@ def test_site_pages_show_figures_and_no_errors(site, tmp_path_factory):
     results, repro = report["results.html"]["text"], report["reproducibility.html"]["text"]
     for chapter in CHAPTERS:
         assert chapter.title in results and chapter.title in repro
-    assert "reproduced" in results
+    assert "reproduced" in results and "this book's own claims" in results
     assert "torch" in repro and "open_clip" in repro and "run time (s)" in repro

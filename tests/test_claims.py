@@ -4,32 +4,60 @@ import json
 
 import pytest
 
-from clipbook.claims import RESULTS_ENV, ClaimSet, ClaimsNotAsReported
+from clipbook.book.claims import RESULTS_ENV, ClaimSet, ClaimsNotAsReported
 
 
-def _claims(reproduced: bool, expected: bool = True) -> ClaimSet:
+def _claims(*reproduced: bool) -> ClaimSet:
     claims = ClaimSet("demo")
-    claims.add("a", "X beats Y.", "Paper, Fig. 1", "CI above 0", "0.1 [0.05, 0.15]", reproduced, expected=expected)
+    for claim_id, verdict in zip("abc", reproduced):
+        claims.add(claim_id, "X beats Y.", "Paper, Fig. 1", "CI above 0", "0.1 [0.05, 0.15]", verdict)
     return claims
 
 
-def test_finish_writes_the_results_file(tmp_path, monkeypatch):
+@pytest.fixture(autouse=True)
+def results_file(tmp_path, monkeypatch):
     monkeypatch.setenv(RESULTS_ENV, str(tmp_path / "r.json"))
+    return tmp_path / "r.json"
+
+
+def test_finish_writes_the_results_file(results_file):
     table = _claims(True).finish()
-    record = json.loads((tmp_path / "r.json").read_text())
+    record = json.loads(results_file.read_text())
     assert record["claims"][0]["verdict"] == "reproduced" and table.loc["a", "verdict"] == "reproduced"
+    assert record["claims"][0]["expected"] is True and record["enforced"] is True
     assert {"python", "torch", "open_clip", "device"} <= set(record["environment"])
 
 
-def test_a_verdict_that_differs_from_the_text_fails_the_run(tmp_path, monkeypatch):
-    monkeypatch.setenv(RESULTS_ENV, str(tmp_path / "r.json"))
+def test_a_verdict_that_differs_from_the_text_fails_an_enforced_run(results_file):
     with pytest.raises(ClaimsNotAsReported, match="not reproduced"):
         _claims(False).finish()
-    assert json.loads((tmp_path / "r.json").read_text())["claims"][0]["reproduced"] is False  # still recorded
-    _claims(False).finish(enforce=False)
-    _claims(False, expected=False).finish()  # reported as not reproduced: consistent
-    with pytest.raises(ClaimsNotAsReported):
-        _claims(True, expected=False).finish()
+    assert json.loads(results_file.read_text())["claims"][0]["reproduced"] is False  # still recorded
+    _claims(False, True).finish(not_reproduced=["a"])  # the text reports a as not reproduced: consistent
+    with pytest.raises(ClaimsNotAsReported, match="b: reproduced"):
+        _claims(True, True).finish(not_reproduced=["b"])
+
+
+@pytest.mark.parametrize("verdicts", [(True, True, True), (False, False, False)])
+def test_an_unenforced_run_reports_any_verdicts(verdicts, results_file):
+    """A profile that does not enforce (paper, smoke) never fails on what it finds, whether
+    every claim reproduces or none does, whatever the default run's text expects."""
+    table = _claims(*verdicts).finish(enforce=False, not_reproduced=["a", "b"])
+    assert list(table.verdict) == ["reproduced" if v else "not reproduced" for v in verdicts]
+    assert json.loads(results_file.read_text())["enforced"] is False
+
+
+def test_not_reproduced_must_name_stated_claims():
+    with pytest.raises(ValueError, match="unknown claims"):
+        _claims(True).finish(not_reproduced=["z"])
+
+
+def test_book_claims_are_told_apart_from_the_paper_s():
+    claims = _claims(True)
+    claims.add("b", "A weight on the negatives interpolates.", "this book (after Paper, abstract)", "rho < 0",
+               "-0.9", True, origin="book")
+    assert list(claims.table()["claim of"]) == ["the paper", "this book"]
+    with pytest.raises(ValueError, match="origin"):
+        claims.add("c", "", "", "", "", True, origin="blog")
 
 
 def test_claim_ids_are_unique():

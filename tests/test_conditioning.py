@@ -14,7 +14,7 @@ import torch
 from clipbook import plots
 from clipbook.data.views import ViewSpec, latent_spectrum, sample_views
 from clipbook.experiments import conditioning
-from clipbook.train import TrainConfig
+from clipbook.training.loop import TrainConfig
 
 
 def test_latent_spectrum_has_the_requested_condition_number():
@@ -58,7 +58,7 @@ def test_common_random_numbers_and_spec_major_order():
     torch.testing.assert_close(g[0], g[2])  # seed 0 under both specs: the same draws
     torch.testing.assert_close(v.mixing_a[1] / specs[0].variances.sqrt(), v.mixing_a[3] / specs[1].variances.sqrt())
     assert not torch.allclose(g[0], g[1])
-    probe = sample_views(specs, [0, 1], 64, "probe")
+    probe = sample_views(specs, [0, 1], 64, "id")
     assert not torch.allclose(probe.z[0], v.z[0])  # a fresh sample, the same embedding
     torch.testing.assert_close(probe.mixing_a, v.mixing_a)
     assert torch.equal(v.repeat(3).x_a[4:8], v.x_a)
@@ -157,26 +157,26 @@ def tiny_sweep():
 
 
 def test_negatives_end_better_conditioned_than_positives_only(tiny_sweep):
-    final = tiny_sweep.final.pivot(index="seed", columns="neg_weight", values="final")
+    final = tiny_sweep.results.pivot(index="seed", columns="neg_weight", values="final")
     assert (final[1.0] < 2.0).all()  # balanced: the theory's optimum is 1.0 here
     assert (final[0.0] > 100 * final[1.0]).all()  # positives only: one direction takes the norm
-    rank = tiny_sweep.final.pivot(index="seed", columns="neg_weight", values="effective_rank")
+    rank = tiny_sweep.results.pivot(index="seed", columns="neg_weight", values="effective_rank")
     assert (rank[1.0] > 3.5).all() and (rank[0.0] < 1.5).all()
-    usage = tiny_sweep.final.pivot(index="seed", columns="neg_weight", values="ball_usage")
+    usage = tiny_sweep.results.pivot(index="seed", columns="neg_weight", values="ball_usage")
     assert (usage[1.0] < 1).all() and (usage[0.0] > 1).all()  # the ball binds only without negatives
 
 
 def test_readout_table(tiny_sweep):
-    table = conditioning.readout_table(tiny_sweep.final, 10.0)
+    table = conditioning.readout_table(tiny_sweep.results, 10.0)
     assert table.index.tolist() == [0.0, 0.5, 1.0]
     assert list(table.columns) == ["log10 condition number", "effective rank", "norm / ball radius"]
     assert table.loc[1.0, "effective rank"].startswith("3.9") and " [" in table.loc[1.0, "effective rank"]
 
 
 def test_clip_condition_number_rises_then_falls(tiny_sweep):
-    clip = tiny_sweep.final[tiny_sweep.final.neg_weight == 1.0]
+    clip = tiny_sweep.results[tiny_sweep.results.neg_weight == 1.0]
     assert (clip.peak > 5 * clip.start).all() and (clip.final < clip.start).all()
-    stats = conditioning.claim_statistics(tiny_sweep.final)
+    stats = conditioning.claim_statistics(tiny_sweep.results)
     assert stats["rise"].mean > np.log10(5) and stats["collapse"].lo > 2
     assert stats["trend"].mean < 0
 
@@ -194,6 +194,6 @@ def test_singular_value_curves_and_heatmap(tiny_sweep):
     first = sv[sv.step == 0].groupby("direction").value.mean()
     assert first.is_monotonic_decreasing  # sorted, largest first
     fig, ax = plt.subplots()
-    plots.heatmap(tiny_sweep.final, "kappa_z", "neg_weight", "log10_final", ax=ax, fmt=".1f")
+    plots.heatmap(tiny_sweep.results, "kappa_z", "neg_weight", "log10_final", ax=ax, fmt=".1f")
     assert len(ax.texts) == 3 and [t.get_text() for t in ax.get_xticklabels()] == ["0.0", "0.5", "1.0"]
     plt.close(fig)

@@ -4,27 +4,30 @@ import pytest
 import torch
 from scipy import special
 
-from clipbook.data.captions import WORDS
+from clipbook.data import diversity as world_data
+from clipbook.data.captions import WORDS, caption_labels
+from clipbook.data.diversity import ID, DiversityWorld, training_set
 from clipbook.data.shapes import ATTRIBUTES
+from clipbook.evaluate.zero_shot import tower_logits
 from clipbook.experiments import diversity
-from clipbook.image_training import StackedModels, pixels
 from clipbook.models.towers import create_supervised
-from clipbook.train import TrainConfig
+from clipbook.training.loop import TrainConfig
+from clipbook.training.stacked import StackedModels, pixels
 
-WORLD = diversity.DiversityWorld(n_train=64, n_test=32)
+WORLD = DiversityWorld(n_train=64, n_test=32)
 
 
 def test_caption_labels_take_the_one_class_named_and_drop_the_rest():
     names = ("circle", "square", "star")
     texts = ["a photo of a red circle.", "nice object an image of a object.", "a circle and a square", "STAR art"]
-    assert diversity.caption_labels(texts, names).tolist() == [0, -1, -1, 2]
+    assert caption_labels(texts, names).tolist() == [0, -1, -1, 2]
 
 
 def test_training_set_mixes_the_same_scenes_and_nests_sizes():
-    narrow = diversity.training_set(WORLD, 0.0, 1.0, seed=3)
-    diverse = diversity.training_set(WORLD, 1.0, 1.0, seed=3)
-    half = diversity.training_set(WORLD, 0.5, 1.0, seed=3)
-    quarter = diversity.training_set(WORLD, 1.0, 0.25, seed=3)
+    narrow = training_set(WORLD, 0.0, 1.0, seed=3)
+    diverse = training_set(WORLD, 1.0, 1.0, seed=3)
+    half = training_set(WORLD, 0.5, 1.0, seed=3)
+    quarter = training_set(WORLD, 1.0, 0.25, seed=3)
     assert torch.equal(narrow.labels, diverse.labels)  # same scenes, drawn differently
     assert not torch.equal(narrow.images, diverse.images)
     assert torch.equal(half.images[:32], diverse.images[:32]) and torch.equal(half.images[32:], narrow.images[32:])
@@ -32,12 +35,12 @@ def test_training_set_mixes_the_same_scenes_and_nests_sizes():
     style_words = {WORDS["style"][ATTRIBUTES["style"].index(s)] for s in WORLD.diverse_styles}
     assert all(w not in c.split() for c in narrow.captions for w in style_words - {"photo"})
     with pytest.raises(ValueError):
-        diversity.training_set(WORLD, 1.5, 1.0, seed=0)
+        training_set(WORLD, 1.5, 1.0, seed=0)
 
 
 def test_test_sets_draw_the_same_scenes_in_every_style():
-    tests = diversity.test_sets(WORLD)
-    assert list(tests) == [diversity.ID, *WORLD.shift_styles]
+    tests = world_data.test_sets(WORLD)
+    assert list(tests) == [ID, *WORLD.shift_styles]
     labels = [d.latents["label"].to_numpy() for d in tests.values()]
     assert all((l == labels[0]).all() for l in labels)
     assert {ATTRIBUTES["style"][s] for s in tests["sketch"].latents["style"]} == {"sketch"}
@@ -102,8 +105,9 @@ def test_stacked_evaluate_uses_running_statistics_and_leaves_them_alone():
     assert not out.requires_grad
 
 
-def test_zero_shot_logits_match_the_model_s_own_encoders():
+def test_tower_zero_shot_logits_match_the_model_s_own_encoders():
     import torch.nn.functional as F
+
     from clipbook.data.captions import WordTokenizer, zero_shot_prompts
     from clipbook.models.towers import create_clip
 
@@ -112,7 +116,7 @@ def test_zero_shot_logits_match_the_model_s_own_encoders():
     tokenizer = WordTokenizer(context_length=24)
     ensembles = zero_shot_prompts(["circle", "square", "star"])
     x = pixels(torch.rand(6, 3, 32, 32), stack.visual)
-    got = diversity._zero_shot_logits(stack, tokenizer(sum(ensembles, [])), 3)(stack.params, x)[0]
+    got = tower_logits(stack, tokenizer(sum(ensembles, [])), 3)(stack.params, x)[0]
     model.eval()
     with torch.no_grad():
         head = F.normalize(torch.stack([model.encode_text(tokenizer(e), normalize=True).mean(0) for e in ensembles]), dim=-1)
@@ -122,7 +126,7 @@ def test_zero_shot_logits_match_the_model_s_own_encoders():
 
 @pytest.mark.parametrize("method", ["supervised", "caption_labels", "clip"])
 def test_run_setting_measures_every_test_set(method):
-    tests = diversity.test_sets(WORLD)
+    tests = world_data.test_sets(WORLD)
     config = TrainConfig(steps=4, batch_size=16, lr=1e-3, log_every=2)
     rows = diversity.run_setting(WORLD, diversity.Setting(method, 1.0, 1.0), 0, config, tests)
     frame = pd.DataFrame(rows)

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from real_fixtures import COLOURS, jpeg, objectnet_release
 from scipy.special import expit
 
-from real_fixtures import COLOURS, jpeg, objectnet_release
-
 from clipbook.data.real import imagenet_wnids
+from clipbook.evaluate.imagenet import imagenet_accuracy
 from clipbook.experiments import diversity_real
 from clipbook.experiments.diversity_real import LAYOUT, RealConfig
 
@@ -65,9 +65,9 @@ def test_scoring_follows_each_test_sets_convention():
     class ObjectNet:
         imagenet_indices = [[7], [8, 9]]  # ObjectNet class 1 pools ImageNet classes 8 and 9
 
-    assert diversity_real.accuracy(logits, labels, "imagenet", None) == pytest.approx(1 / 3)
-    assert diversity_real.accuracy(logits, labels, "imagenet_r", Subset) == pytest.approx(2 / 3)
-    assert diversity_real.accuracy(logits, torch.tensor([0, 0, 1]), "objectnet", ObjectNet) == pytest.approx(1.0)
+    assert imagenet_accuracy(logits, labels, "imagenet", None) == pytest.approx(1 / 3)
+    assert imagenet_accuracy(logits, labels, "imagenet_r", Subset) == pytest.approx(2 / 3)
+    assert imagenet_accuracy(logits, torch.tensor([0, 0, 1]), "objectnet", ObjectNet) == pytest.approx(1.0)
 
 
 def test_effective_robustness_is_measured_from_the_supervised_line():
@@ -106,7 +106,7 @@ def test_the_layout_table_names_every_data_set():
 
 
 def test_the_chapter_runs_the_real_data_section_on_the_fixture(tmp_path):
-    from clipbook import runner
+    from clipbook.book import runner
 
     _imagenet_like(tmp_path / "data")
     chapter = next(c for c in runner.chapters() if c.slug == "diversity")

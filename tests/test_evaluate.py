@@ -5,8 +5,10 @@ import pandas as pd
 import pytest
 import torch
 
-from clipbook.evaluate.linear import accuracy, signal_share
+from clipbook.evaluate.classify import accuracy
+from clipbook.evaluate.readout import signal_share
 from clipbook.evaluate.stats import ci_table, mean_ci, paired_difference, spearman_per_group, summarize
+from clipbook.evaluate.zero_shot import ensemble_head, linear_head
 from clipbook.models import linear
 
 
@@ -66,10 +68,23 @@ def test_signal_share_ignores_shifts_that_do_not_move_the_argmax():
     assert signal_share(shifted, torch.eye(4).unsqueeze(0), slice(2, 4), slice(0, 2), 1.0, 1.0).item() == 0.0
 
 
-def test_zero_shot_classifier_agrees_with_zero_shot_logits():
+def test_linear_head_agrees_with_cosine_zero_shot_logits():
     g = torch.Generator().manual_seed(0)
     params = linear.init_clip(2, 6, 5, 3, seed=1)
     images, prompts = torch.randn(2, 50, 6, generator=g), torch.randn(2, 4, 5, generator=g)
-    by_logits = linear.zero_shot_logits(params, images, prompts).argmax(-1)
-    by_classifier = torch.bmm(images, linear.zero_shot_classifier(params, prompts).transpose(1, 2)).argmax(-1)
-    assert torch.equal(by_logits, by_classifier)
+    cosine = torch.bmm(linear.encode(params["image"], images), linear.encode(params["text"], prompts).transpose(1, 2))
+    by_head = torch.bmm(images, linear_head(params, prompts).transpose(1, 2)).argmax(-1)
+    assert torch.equal(cosine.argmax(-1), by_head)
+
+
+def test_ensemble_head_is_the_normalized_mean_of_each_class_s_prompts():
+    text = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0], [0.0, 1.0], [3.0, 4.0], [3.0, 4.0]]), dim=-1)
+    head = ensemble_head(text, n_classes=2)
+    expected = torch.tensor([[2 ** -0.5, 2 ** -0.5], [0.6, 0.8]])
+    assert torch.allclose(head, expected, atol=1e-6)
+    assert ensemble_head(text.expand(3, -1, -1), 2).shape == (3, 2, 2)  # stacked models
+
+
+def test_accuracy_is_per_model_on_stacked_logits():
+    logits = torch.tensor([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
+    assert accuracy(logits, torch.tensor([0, 1])).tolist() == [1.0, 0.5]

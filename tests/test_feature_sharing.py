@@ -12,9 +12,9 @@ import torch
 
 from clipbook import plots
 from clipbook.data.details import DetailWorld, class_prompts, sample_details
-from clipbook.evaluate.linear import own_class_vote
+from clipbook.evaluate.readout import own_class_vote
 from clipbook.experiments import feature_sharing as fs
-from clipbook.train import TrainConfig
+from clipbook.training.loop import TrainConfig
 
 N = 20000
 

@@ -6,7 +6,8 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from clipbook.folder_training import epoch_checkpoints, predict, train_classifier
+from clipbook.evaluate.imagenet import predict
+from clipbook.training.image_files import epoch_checkpoints, train_classifier
 
 
 class NoisyBlobs(Dataset):

@@ -3,8 +3,14 @@
 import numpy as np
 import pytest
 
-from clipbook.data.frequencies import (FREQUENCY_FILES, class_counts, largest_remainder, load_frequency_file,
-                                       loglog_slope, profile_weights)
+from clipbook.data.frequencies import (
+    FREQUENCY_FILES,
+    class_counts,
+    largest_remainder,
+    load_frequency_file,
+    loglog_slope,
+    profile_weights,
+)
 
 
 @pytest.mark.parametrize("name", FREQUENCY_FILES)

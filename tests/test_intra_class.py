@@ -4,7 +4,7 @@ import torch
 
 from clipbook.data.latent import SpuriousWorld
 from clipbook.experiments import intra_class
-from clipbook.train import TrainConfig
+from clipbook.training.loop import TrainConfig
 
 TINY = dict(n_train=256, n_test=256, embed_dim=4, config=TrainConfig(steps=20, batch_size=64),
             device=torch.device("cpu"))

@@ -6,13 +6,20 @@ import warnings
 
 import pytest
 import torch
+from real_fixtures import COLOURS, jpeg, objectnet_release
 from torch.utils.data import DataLoader
 from torchvision.transforms.functional import pil_to_tensor
 
-from real_fixtures import COLOURS, jpeg, objectnet_release
-
-from clipbook.data.real import (ImageTextDataset, csv_dataset, imagenet_captions, imagenet_classnames,
-                                imagenet_variant, imagenet_wnids, objectnet, webdataset_pairs)
+from clipbook.data.real import (
+    ImageTextDataset,
+    csv_dataset,
+    imagenet_captions,
+    imagenet_classnames,
+    imagenet_variant,
+    imagenet_wnids,
+    objectnet,
+    webdataset_pairs,
+)
 
 
 def _mean_colour(image):

@@ -5,7 +5,7 @@ import json
 import nbformat
 import pytest
 
-from clipbook import cli, runner
+from clipbook.book import cli, runner
 
 TOY = '''# %% [markdown]
 # # A toy chapter
@@ -41,6 +41,15 @@ def test_parameters_cell_is_parsed_with_types_defaults_and_help(toy):
     assert (toy.number, toy.slug, toy.title) == (90, "toy-chapter", "A toy chapter")
 
 
+def test_only_the_default_run_enforces_the_verdicts_its_text_reports(toy):
+    enforcing = runner.Chapter(toy.source.with_name("91_enforcing.py"))
+    enforcing.source.write_text(TOY.replace("names: list[str]", "enforce_claims: bool = True  # fail on surprises\nnames: list[str]"))
+    assert enforcing.resolve() == {}  # the default run: the cell's enforce_claims = True holds
+    assert enforcing.resolve({"n": 5}) == {"n": 5, "enforce_claims": False}
+    assert enforcing.resolve({"n": 5, "enforce_claims": True}) == {"n": 5, "enforce_claims": True}
+    assert "enforce_claims" not in toy.resolve({"n": 5})  # a chapter without claims is left alone
+
+
 def test_untyped_parameters_are_rejected():
     with pytest.raises(runner.ParameterError, match="name: type = value"):
         runner.parse_parameters("n = 3")
@@ -62,9 +71,10 @@ def test_overrides_are_checked_and_coerced(toy):
         toy.resolve(profile="huge")
 
 
-def test_run_writes_atomically_keeps_failures_beside_and_caches(toy, tmp_path):
+def test_run_writes_atomically_keeps_failures_beside_and_caches(toy, tmp_path, capfd):
     out = tmp_path / "out" / "toy.ipynb"
     runner.run(toy, {"n": 2}, output=out, progress=False)
+    assert "Kernel is running over TCP" not in capfd.readouterr().err  # the kernel's own log stays quiet
     good = out.read_bytes()
     record = runner.read_record(out)
     assert record["run"]["parameters"]["n"] == 2 and record["run"]["duration_s"] > 0

@@ -1,9 +1,7 @@
 """The scale-out path: data and model exported for open_clip_train, which trains on them."""
 
-import io
 import os
 import subprocess
-import tarfile
 
 import numpy as np
 import pandas as pd
@@ -11,10 +9,15 @@ import pytest
 import torch
 from PIL import Image
 
-from clipbook import scale
 from clipbook.data.real import csv_dataset, webdataset_pairs
-from clipbook.scale import (export_csv, export_model_config, export_webdataset, open_clip_train_command,
-                            read_train_log)
+from clipbook.training import launcher
+from clipbook.training.launcher import (
+    export_csv,
+    export_model_config,
+    export_webdataset,
+    open_clip_train_command,
+    read_train_log,
+)
 
 
 def _pairs(n=8, seed=0):
@@ -74,11 +77,11 @@ def test_webdataset_runs_need_a_sample_count_and_a_compatible_webdataset(monkeyp
     shards = "shards/shard-{00000..00009}.tar"
     with pytest.raises(ValueError, match="train_num_samples"):
         open_clip_train_command(shards, model="ViT-B-32", logs="logs", name="run")
-    monkeypatch.setattr(scale, "_major_version", lambda package: 0)
+    monkeypatch.setattr(launcher, "_major_version", lambda package: 0)
     command = open_clip_train_command(shards, model="ViT-B-32", logs="logs", name="run", train_num_samples=10_000)
     assert command[command.index("--train-num-samples") + 1] == "10000"
     assert command[command.index("--dataset-type") + 1] == "webdataset"
-    monkeypatch.setattr(scale, "_major_version", lambda package: 1)
+    monkeypatch.setattr(launcher, "_major_version", lambda package: 1)
     with pytest.warns(UserWarning, match="webdataset<=0.2.86"):
         open_clip_train_command(shards, model="ViT-B-32", logs="logs", name="run", train_num_samples=10_000)
 

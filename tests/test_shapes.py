@@ -8,12 +8,30 @@ import pandas as pd
 import pytest
 import torch
 
-from clipbook.data.captions import (NOISE_WORDS, TEMPLATES, WORDS, CaptionSpec, WordTokenizer, captions, vocabulary,
-                                    words_of, zero_shot_prompts)
+from clipbook.data.captions import (
+    NOISE_WORDS,
+    TEMPLATES,
+    WORDS,
+    CaptionSpec,
+    WordTokenizer,
+    captions,
+    vocabulary,
+    words_of,
+    zero_shot_prompts,
+)
 from clipbook.data.frequencies import class_counts
-from clipbook.data.shapes import (ATTRIBUTES, COLOURS, SHAPES, STYLES, ShapesSpec, attribute_names,
-                                  benchmark_renderer, check_held_out, choose_held_out, make_shapes, object_masks,
-                                  render, sample_latents)
+from clipbook.data.render import benchmark_renderer, make_shapes, object_masks, render
+from clipbook.data.shapes import (
+    ATTRIBUTES,
+    COLOURS,
+    SHAPES,
+    STYLES,
+    ShapesSpec,
+    attribute_names,
+    check_held_out,
+    choose_held_out,
+    sample_latents,
+)
 
 
 def _centred(n: int, **codes) -> pd.DataFrame:
@@ -116,7 +134,7 @@ def test_objects_stay_inside_the_frame():
 def test_held_out_compositions_only_in_the_test_split():
     held = (("red", "circle"), ("blue", "square"), ("green", "star"))
     spec = ShapesSpec(n=4000, held_out=held)
-    train, test = sample_latents(spec), sample_latents(spec.with_split("test"))
+    train, test = sample_latents(spec), sample_latents(spec.with_split("ood"))
     pairs = {(ATTRIBUTES["colour"][c], SHAPES[s]) for c, s in zip(train["colour"], train["shape"])}
     assert not pairs & set(held)
     assert {c for c, _ in pairs} == set(COLOURS) and {s for _, s in pairs} == set(SHAPES)  # parts all seen
@@ -147,7 +165,7 @@ def test_impossible_hold_outs_are_errors():
         ShapesSpec(colours=("red", "blue"), shapes=("circle", "square"),
                    held_out=(("red", "circle"), ("blue", "circle")))
     with pytest.raises(ValueError, match="held_out"):
-        ShapesSpec(split="test")
+        ShapesSpec(split="ood")
 
 
 def test_bad_specs_are_errors():

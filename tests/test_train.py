@@ -5,9 +5,9 @@ import torch
 import torch.nn.functional as F
 from open_clip.loss import ClipLoss
 
-from clipbook.losses import clip_loss, cross_entropy, weighted_negatives_loss
 from clipbook.models import linear
-from clipbook.train import TrainConfig, train
+from clipbook.training.loop import TrainConfig, train
+from clipbook.training.losses import clip_loss, cross_entropy, weighted_negatives_loss
 
 CPU = torch.device("cpu")
 

@@ -1,3 +1,3 @@
-from clipbook.cli import main
+from clipbook.book.cli import main
 
 raise SystemExit(main())

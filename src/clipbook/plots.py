@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullLocator
 import numpy as np
 import pandas as pd
 import seaborn as sns
 import torch
+from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullLocator
 
 from clipbook.evaluate.robustness import baseline_band, fit_baseline
 from clipbook.evaluate.stats import summarize

@@ -168,6 +168,18 @@ def words_of(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
+def caption_labels(texts: Sequence[str], class_names: Sequence[str]) -> np.ndarray:
+    """Labels read off the captions, Fang et al.'s YFCC-Cls recipe: the class whose name the
+    caption contains, or -1 when it names none or several (such images are left out)."""
+    index = {name: k for k, name in enumerate(class_names)}
+    labels = np.full(len(texts), -1)
+    for i, text in enumerate(texts):
+        found = {index[w] for w in words_of(text) if w in index}
+        if len(found) == 1:
+            labels[i] = found.pop()
+    return labels
+
+
 def vocabulary() -> list[str]:
     """Every word a shapes caption or prompt can contain, sorted."""
     texts = [*TEMPLATES, *NOISE_WORDS, "an image of a object"]

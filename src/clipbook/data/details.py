@@ -24,14 +24,16 @@ from typing import Literal, Sequence
 
 import torch
 
-from clipbook.data.latent import Split, check_probabilities, per_seed_draws, random_embedding, split_generator, stack_field
+from clipbook.data.latent import (ClassBlocks, LatentBatch, check_probabilities, per_seed_draws, random_embedding,
+                                  stack_field)
+from clipbook.data.splits import Split, split_generator
 
 PromptKind = Literal["class_core", "mean_caption"]
 PROMPT_KINDS: tuple[PromptKind, ...] = ("class_core", "mean_caption")
 
 
 @dataclass(frozen=True)
-class DetailWorld:
+class DetailWorld(ClassBlocks):
     """Classes with a core feature, one spurious attribute per class, and background features.
 
     Latent image features of a sample of class ``y`` (``K = n_classes``):
@@ -62,12 +64,6 @@ class DetailWorld:
     annotate_prob: float = 1.0
     n_background: int = 4
     background_std: float = 1.0
-    n_noise: int = 8
-    noise_std: float = 1.0
-    image_dim: int = 32
-    text_dim: int = 32
-    image_noise: float = 0.05
-    text_noise: float = 0.05
     core_details: bool = False
     background_details: bool = False
 
@@ -75,12 +71,8 @@ class DetailWorld:
         check_probabilities(self, "p_spurious", "share_prob", "p_spurious_test", "share_prob_test", "annotate_prob")
 
     @property
-    def core(self) -> slice:
-        return slice(0, self.n_classes)
-
-    @property
     def attributes(self) -> slice:
-        return slice(self.n_classes, 2 * self.n_classes)
+        return self.class_tied
 
     @property
     def background(self) -> slice:
@@ -99,24 +91,13 @@ _STRUCTURAL = ("n_classes", "n_background", "n_noise", "image_dim", "text_dim")
 
 
 @dataclass
-class DetailBatch:
-    """Stacked samples of ``M`` (world, seed) pairs; model ``m`` sees ``x[m], t[m], y[m]``.
+class DetailBatch(LatentBatch):
+    """A batch of the detail world: also which attributes are present and which are mentioned."""
 
-    Has the fields :func:`clipbook.experiments.intra_class.train_mmcl` and ``train_sl`` read
-    (``x``, ``t``, ``y``, ``n_models``), so Chapter 1's training functions train on it as is.
-    """
-
-    x: torch.Tensor  # (M, n, image_dim) images
-    t: torch.Tensor  # (M, n, text_dim) captions
-    y: torch.Tensor  # (M, n) class labels
     b: torch.Tensor  # (M, n, K) attribute presence, 0/1
     mentioned: torch.Tensor  # (M, n, K) attribute written in the caption, 0/1
     image_embedding: torch.Tensor  # (M, image_dim, latent_dim) to map weights back to latents
     text_embedding: torch.Tensor  # (M, text_dim, text_latent_dim) to write prompts
-
-    @property
-    def n_models(self) -> int:
-        return self.x.shape[0]
 
     def select(self, models: slice | torch.Tensor) -> "DetailBatch":
         """The same batch restricted to some models (a slice or index tensor on the model axis)."""
@@ -154,15 +135,9 @@ def sample_details(worlds: Sequence[DetailWorld], seeds: Sequence[int], n: int, 
 
 def _base_draws(world: DetailWorld, seed: int, n: int, split: Split) -> dict[str, torch.Tensor]:
     """All randomness of one seed: embeddings fixed per seed, samples per (seed, split)."""
-    g_world = torch.Generator().manual_seed(seed)
-    A_img = random_embedding(world.image_dim, world.latent_dim, g_world)
-    A_txt = random_embedding(world.text_dim, world.text_latent_dim, g_world)
-    g = split_generator(seed, split)
+    draws, g = world.base_draws(seed, n, split)
     k = world.n_classes
-    return {
-        "A_img": A_img,
-        "A_txt": A_txt,
-        "y": torch.randint(k, (n,), generator=g),
+    return draws | {
         "u_attr": torch.rand(n, k, generator=g),
         "u_annotate": torch.rand(n, k, generator=g),
         "eps_core": torch.randn(n, k, generator=g),

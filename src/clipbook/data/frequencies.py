@@ -44,7 +44,8 @@ def load_frequency_file(name_or_path: str | Path) -> pd.Series:
 
 
 def loglog_slope(counts, min_count: int = 1) -> float:
-    """Least-squares slope of log(count) against log(rank): 0 is balanced, -1 is Zipf.
+    """Least-squares slope of log(count) against log(rank): 0 is balanced, -1 is Zipf (Chapter 6
+    compares the real profiles with it: ImageNet-Captions about -0.4, LAIONet about -1.9).
 
     Counts are ranked in decreasing order; classes below ``min_count`` (zeros have no logarithm)
     are left out of the fit.

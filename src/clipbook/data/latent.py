@@ -11,13 +11,12 @@ matrices in every world of a sweep, so differences between settings are not samp
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Callable, Literal, Mapping, Sequence
+from typing import Callable, Sequence
 
 import torch
 
-Split = Literal["train", "id", "ood"]
-"""``train`` and ``id`` (a fresh test set) follow the training distribution; ``ood`` is shifted."""
-SPLIT_STREAM = {"train": 1, "id": 2, "ood": 3}
+from clipbook.data.splits import Split, split_generator
+
 
 
 def random_embedding(dim: int, latent_dim: int, generator: torch.Generator) -> torch.Tensor:
@@ -26,11 +25,6 @@ def random_embedding(dim: int, latent_dim: int, generator: torch.Generator) -> t
         raise ValueError(f"embedding dimension {dim} is smaller than the latent dimension {latent_dim}")
     q, _ = torch.linalg.qr(torch.randn(dim, latent_dim, generator=generator))
     return q
-
-
-def split_generator(seed: int, split: str, streams: Mapping[str, int] = SPLIT_STREAM) -> torch.Generator:
-    """The sample stream of one (seed, split), apart from the seed's own embedding stream."""
-    return torch.Generator().manual_seed(seed * 7919 + streams[split])
 
 
 def check_shared(worlds: Sequence, structural: Sequence[str]) -> None:
@@ -57,7 +51,54 @@ def check_probabilities(spec, *names: str) -> None:
 
 
 @dataclass(frozen=True)
-class SpuriousWorld:
+class ClassBlocks:
+    """What the class-based latent worlds share: the layout of their latents, a one-hot core block
+    over the ``n_classes`` classes (it defines the class) and then a second class-indexed block
+    (the feature tied to the class), and how the latents become image and caption inputs
+    (``n_noise`` nuisance dimensions, isometric random embeddings, input noise)."""
+
+    n_noise: int = 8
+    noise_std: float = 1.0
+    image_dim: int = 32
+    text_dim: int = 32
+    image_noise: float = 0.05
+    text_noise: float = 0.05
+
+    @property
+    def core(self) -> slice:
+        return slice(0, self.n_classes)
+
+    @property
+    def class_tied(self) -> slice:
+        return slice(self.n_classes, 2 * self.n_classes)
+
+    def base_draws(self, seed: int, n: int, split: Split) -> tuple[dict[str, torch.Tensor], torch.Generator]:
+        """What every class world draws first: the seed's embeddings of the latents into images and
+        captions (the same in every split) and the split's labels; with the split's generator,
+        which the world's own draws continue."""
+        g_world = torch.Generator().manual_seed(seed)
+        A_img = random_embedding(self.image_dim, self.latent_dim, g_world)
+        A_txt = random_embedding(self.text_dim, self.text_latent_dim, g_world)
+        g = split_generator(seed, split)
+        return {"A_img": A_img, "A_txt": A_txt, "y": torch.randint(self.n_classes, (n,), generator=g)}, g
+
+
+@dataclass
+class LatentBatch:
+    """Stacked samples of ``M`` (world, seed) pairs; model ``m`` sees ``x[m], t[m], y[m]``: the
+    fields the linear learners (:mod:`clipbook.learners.linear`) train on."""
+
+    x: torch.Tensor  # (M, n, image_dim) images
+    t: torch.Tensor  # (M, n, text_dim) captions
+    y: torch.Tensor  # (M, n) class labels
+
+    @property
+    def n_models(self) -> int:
+        return self.x.shape[0]
+
+
+@dataclass(frozen=True)
+class SpuriousWorld(ClassBlocks):
     """Xue et al. (2024), Sec. 4: a core feature that defines the class and a spurious one.
 
     Latent image features, per sample of class ``y`` (one-hot ``e_y`` over ``n_classes``):
@@ -81,12 +122,6 @@ class SpuriousWorld:
     spurious_std: float = 0.1
     p_spurious: float = 0.9
     p_spurious_test: float = 0.5
-    n_noise: int = 8
-    noise_std: float = 1.0
-    image_dim: int = 32
-    text_dim: int = 32
-    image_noise: float = 0.05
-    text_noise: float = 0.05
     captions: Literal["full", "class_only"] = "full"
     annotate_spurious: bool = False
 
@@ -96,35 +131,28 @@ class SpuriousWorld:
         check_probabilities(self, "p_spurious", "p_spurious_test")
 
     @property
-    def core(self) -> slice:
-        return slice(0, self.n_classes)
+    def spurious(self) -> slice:
+        return self.class_tied
 
     @property
-    def spurious(self) -> slice:
-        return slice(self.n_classes, 2 * self.n_classes)
+    def text_latent_dim(self) -> int:
+        return 2 * self.n_classes
 
     @property
     def latent_dim(self) -> int:
-        return 2 * self.n_classes + self.n_noise
+        return self.text_latent_dim + self.n_noise
 
 
 _STRUCTURAL = ("n_classes", "n_noise", "image_dim", "text_dim")
 
 
 @dataclass
-class PairedBatch:
-    """Stacked samples of ``M`` (world, seed) pairs; model ``m`` sees ``x[m], t[m], y[m]``."""
+class PairedBatch(LatentBatch):
+    """A batch of the spurious world: also where the spurious feature points, and the prompts."""
 
-    x: torch.Tensor  # (M, n, image_dim) images
-    t: torch.Tensor  # (M, n, text_dim) captions
-    y: torch.Tensor  # (M, n) class labels
     a: torch.Tensor  # (M, n) class the spurious feature points to
     prompts: torch.Tensor  # (M, n_classes, text_dim) class prompts (expected caption of the class core)
     image_embedding: torch.Tensor  # (M, image_dim, latent_dim) to map weights back to latents
-
-    @property
-    def n_models(self) -> int:
-        return self.x.shape[0]
 
 
 def stack_field(worlds: Sequence, name: str, n_seeds: int) -> torch.Tensor:
@@ -165,15 +193,9 @@ def sample_spurious(worlds: Sequence[SpuriousWorld], seeds: Sequence[int], n: in
 
 def _base_draws(world: SpuriousWorld, seed: int, n: int, split: Split) -> dict[str, torch.Tensor]:
     """All randomness of one seed: embeddings fixed per seed, samples per (seed, split)."""
-    g_world = torch.Generator().manual_seed(seed)
-    A_img = random_embedding(world.image_dim, world.latent_dim, g_world)
-    A_txt = random_embedding(world.text_dim, 2 * world.n_classes, g_world)
-    g = split_generator(seed, split)
+    draws, g = world.base_draws(seed, n, split)
     k = world.n_classes
-    return {
-        "A_img": A_img,
-        "A_txt": A_txt,
-        "y": torch.randint(k, (n,), generator=g),
+    return draws | {
         "u": torch.rand(n, generator=g),
         "shift": torch.randint(max(k - 1, 1), (n,), generator=g),
         "eps_core": torch.randn(n, k, generator=g),

@@ -221,7 +221,8 @@ def shard_paths(shards: str | os.PathLike | Sequence[str | os.PathLike]) -> list
 def webdataset_pairs(shards: str | os.PathLike | Sequence[str | os.PathLike], transform: Callable | None = None,
                      text_transform: Callable | None = None, image_key: str = "jpg;jpeg;png;webp",
                      text_key: str = "txt", use_webdataset: bool | None = None) -> IterableDataset:
-    """(image, caption) pairs streamed from webdataset shards, in shard order.
+    """(image, caption) pairs streamed from webdataset shards, in shard order: the real image-text
+    sets (MSCOCO, CC3M, LAION subsets) of the real-data experiments planned for Chapters 2 and 6.
 
     Uses the ``webdataset`` package when it imports (``use_webdataset=None``), else reads the
     tar files with the standard library; both split the shards across DataLoader workers.

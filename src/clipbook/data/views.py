@@ -19,15 +19,13 @@ same ``g``, noise and embeddings under every spec, so specs differ only in what 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Sequence
 
 import torch
 
-from clipbook.data.latent import check_shared, random_embedding, split_generator
+from clipbook.data.latent import check_shared, random_embedding
+from clipbook.data.splits import Split, split_generator
 
-Split = Literal["train", "probe"]
-"""``train`` feeds the optimizer; ``probe`` is a fresh sample to measure the representation on."""
-_SPLIT_STREAM = {"train": 1, "probe": 2}
 
 
 def latent_spectrum(latent_dim: int, kappa_z: float) -> torch.Tensor:
@@ -108,7 +106,7 @@ def _seed_draws(spec: ViewSpec, seed: int, n: int, split: Split) -> dict[str, to
     g_world = torch.Generator().manual_seed(seed)
     U_a = random_embedding(spec.dim_a, spec.latent_dim, g_world)
     U_b = random_embedding(spec.dim_b, spec.latent_dim, g_world)
-    g = split_generator(seed, split, _SPLIT_STREAM)
+    g = split_generator(seed, split)
     return {
         "U_a": U_a,
         "U_b": U_b,

@@ -1,1 +1,10 @@
-"""Evaluation: accuracy, statistics with confidence intervals, spectra, robustness measures."""
+"""Evaluation, one small module per kind of measurement, each with known-answer tests.
+
+- ``classify``: accuracy, frozen image features, the linear probe;
+- ``zero_shot``: zero-shot heads from prompt ensembles (linear models, stacked towers, open_clip);
+- ``imagenet``: ImageNet-style scoring of real models (logits over image files, per-set rules);
+- ``readout``: which latent feature a linear classifier's class signal comes from;
+- ``robustness``: effective robustness (logit-space baseline fits, bootstrap bands);
+- ``spectral``: condition number, effective rank, alignment;
+- ``stats``: means with confidence intervals over seeds, paired differences, rank correlations.
+"""

@@ -48,15 +48,3 @@ def paired_cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     encoders.
     """
     return F.cosine_similarity(a, b, dim=-1).mean(dim=-1)
-
-
-def principal_cosines(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Cosines of the principal angles between the column spaces of ``a`` and ``b``.
-
-    ``(M, d, p), (M, d, q) -> (M, min(p, q))``, largest first: all ones when one space contains
-    the other, zeros for orthogonal spaces. A basis-free way to ask whether two encoders
-    represent the same subspace.
-    """
-    qa, _ = torch.linalg.qr(a)
-    qb, _ = torch.linalg.qr(b)
-    return singular_values(qa.transpose(-2, -1) @ qb).clamp(max=1.0)

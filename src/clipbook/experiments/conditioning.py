@@ -16,7 +16,7 @@ says whether they are balanced.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Sequence
 
 import numpy as np
@@ -27,9 +27,10 @@ from clipbook.data.views import PairedViews, ViewSpec, sample_views
 from clipbook.device import default_device
 from clipbook.evaluate import spectral
 from clipbook.evaluate.stats import Interval, mean_ci, spearman_per_group, summarize
-from clipbook.losses import weighted_negatives_loss
+from clipbook.learners import sweeps
 from clipbook.models import linear
-from clipbook.train import Params, TrainConfig, train
+from clipbook.training.loop import Params, TrainConfig, train
+from clipbook.training.losses import weighted_negatives_loss
 
 LOGIT_SCALE = 1.0
 """The fixed inverse temperature ``tau``. With unnormalized features ``tau`` only rescales the
@@ -98,7 +99,7 @@ def within_ball(weight: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
 
 
 def contrastive_loss(data: PairedViews, neg_weight: torch.Tensor, radius: torch.Tensor):
-    """``loss_fn(params, idx)`` for :func:`clipbook.train.train`: weighted-negatives InfoNCE on
+    """``loss_fn(params, idx)`` for :func:`clipbook.training.loop.train`: weighted-negatives InfoNCE on
     unnormalized linear features of the constrained encoders."""
     scale = torch.full_like(neg_weight, LOGIT_SCALE)
 
@@ -135,23 +136,19 @@ def representation_metrics(probe: PairedViews, radius: torch.Tensor):
     return metrics
 
 
-@dataclass
-class Sweep:
-    history: pd.DataFrame  # long: step, model, metric, value, neg_weight, kappa_z, seed
-    final: pd.DataFrame  # one row per model: start, peak, final condition number, effective rank, ...
-    seconds: float
-
-
 def run_sweep(spec: ViewSpec, kappa_zs: Sequence[float], neg_weights: Sequence[float], seeds: Sequence[int], *,
               n_train: int, n_probe: int, embed_dim: int, init_scale: float, norm_budget: float,
-              config: TrainConfig, device: torch.device | None = None) -> Sweep:
-    """Train every (neg_weight, kappa_z, seed) model at once; model ``m`` is
-    ``(neg_weight_index * len(kappa_zs) + kappa_index) * len(seeds) + seed_index``."""
+              config: TrainConfig, device: torch.device | None = None) -> sweeps.Sweep:
+    """Train every (neg_weight, kappa_z, seed) model at once (:func:`model_table`'s order).
+
+    ``results`` has one row per model (start, peak and final condition number, effective rank,
+    ...; :func:`summarize_trajectories`), ``history`` every measurement (step, model, metric,
+    value, neg_weight, kappa_z, seed)."""
     device = device or default_device()
     specs = [replace(spec, kappa_z=float(k)) for k in kappa_zs]
     blocks = len(neg_weights)
     train_set = sample_views(specs, seeds, n_train, "train").repeat(blocks).to(device)
-    probe = sample_views(specs, seeds, n_probe, "probe").repeat(blocks).to(device)
+    probe = sample_views(specs, seeds, n_probe, "id").repeat(blocks).to(device)
     meta = model_table(kappa_zs, neg_weights, seeds)
     radius = torch.tensor([norm_budget * balanced_weight_norm(s) for s in specs], dtype=torch.float32)
     radius = radius.repeat_interleave(len(seeds)).repeat(blocks).to(device)
@@ -160,14 +157,13 @@ def run_sweep(spec: ViewSpec, kappa_zs: Sequence[float], neg_weights: Sequence[f
     result = train(params, contrastive_loss(train_set, neg_weight, radius), n_train, config,
                    metrics=representation_metrics(probe, radius), desc="conditioning", device=device)
     history = result.history.merge(meta, on="model")
-    return Sweep(history, summarize_trajectories(history), result.seconds)
+    return sweeps.Sweep(summarize_trajectories(history), result.seconds, history)
 
 
 def model_table(kappa_zs: Sequence[float], neg_weights: Sequence[float], seeds: Sequence[int]) -> pd.DataFrame:
     """The setting of every model, in :func:`run_sweep`'s order."""
-    grid = [(w, k, s) for w in neg_weights for k in kappa_zs for s in seeds]
-    frame = pd.DataFrame(grid, columns=["neg_weight", "kappa_z", "seed"]).astype({"neg_weight": float, "kappa_z": float})
-    return frame.rename_axis("model").reset_index()
+    settings = [{"neg_weight": float(w), "kappa_z": float(k)} for w in neg_weights for k in kappa_zs]
+    return sweeps.model_table(settings, seeds)
 
 
 def summarize_trajectories(history: pd.DataFrame) -> pd.DataFrame:

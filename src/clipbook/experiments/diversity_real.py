@@ -2,7 +2,7 @@
 
 The experiment the synthetic chapter miniaturizes. The same ResNet trains twice on the same
 ImageNet-Captions images: as CLIP on their Flickr captions (``open_clip_train``, one or more
-GPUs) and as a supervised classifier on their labels (:func:`clipbook.folder_training.train_classifier`).
+GPUs) and as a supervised classifier on their labels (:func:`clipbook.training.image_files.train_classifier`).
 Optionally a third run trains CLIP on a diverse image-caption set of the reader's choice (a
 YFCC, CC or LAION subset as an open_clip CSV), the distribution factor. Every epoch's checkpoint
 is tested on ImageNet val and on the shifted sets; the supervised checkpoints give the baseline
@@ -24,10 +24,12 @@ import torch
 
 from clipbook.data import real
 from clipbook.device import default_device
+from clipbook.evaluate.imagenet import imagenet_accuracy, load_model, predict
 from clipbook.evaluate.robustness import BaselineFit, effective_robustness_ci, fit_baseline
-from clipbook.folder_training import epoch_checkpoints, predict, train_classifier
-from clipbook.models.towers import TINY_MODELS, create_clip, create_supervised, model_config
-from clipbook.scale import export_model_config, open_clip_train_command
+from clipbook.evaluate.zero_shot import open_clip_logits
+from clipbook.models.towers import TINY_MODELS, create_supervised, model_config
+from clipbook.training.image_files import epoch_checkpoints, train_classifier
+from clipbook.training.launcher import export_model_config, open_clip_train_command
 
 LAYOUT = {
     "imagenet_captions": "imagenet_captions.json",
@@ -46,10 +48,6 @@ SHIFTS = ("imagenet_v2", "imagenet_sketch", "imagenet_r", "imagenet_a", "objectn
 
 PROMPTS = {"openai": open_clip.OPENAI_IMAGENET_TEMPLATES, "simple": open_clip.SIMPLE_IMAGENET_TEMPLATES}
 """Zero-shot prompt ensembles: CLIP's 80 ImageNet templates, or the 7 its authors found nearly as good."""
-
-_SUBSET_CLASSES = ("imagenet_r", "imagenet_a")
-"""Test sets scored on their own 200 classes only (the other 800 logits are masked)."""
-
 
 def locate(root: str | Path, shifts: Sequence[str] = SHIFTS) -> dict[str, Path]:
     """The paths of the training data and the test sets under ``root``, or one error naming
@@ -158,44 +156,6 @@ def evaluation_sets(paths: Mapping[str, Path], model: str, shifts: Sequence[str]
     return sets
 
 
-def accuracy(logits: torch.Tensor, labels: torch.Tensor, name: str, dataset) -> float:
-    """Top-1 accuracy of 1000-way ImageNet logits on one test set, scored as is customary:
-    ImageNet-R and -A among their own 200 classes; ObjectNet by the best-scoring ImageNet class
-    of each ObjectNet class (its labels are ObjectNet classes)."""
-    if name == "objectnet":
-        pooled = torch.stack([logits[:, idx].max(1).values for idx in dataset.imagenet_indices], 1)
-        predicted = pooled.argmax(1)
-    elif name in _SUBSET_CLASSES:
-        kept = torch.tensor(dataset.class_indices)
-        predicted = kept[logits[:, kept].argmax(1)]
-    else:
-        predicted = logits.argmax(1)
-    return float((predicted == labels).float().mean())
-
-
-def _clip_logits(model, name: str, templates: Sequence, device: torch.device):
-    """A zero-shot head over the 1000 ImageNet classes from the checkpoint's own text tower."""
-    tokenizer = open_clip.get_tokenizer(name)
-    with torch.no_grad():
-        head = open_clip.build_zero_shot_classifier(model, tokenizer, real.imagenet_classnames(), templates,
-                                                    num_classes_per_batch=50, device=device)
-
-    def logits(images):
-        return model.encode_image(images, normalize=True) @ head
-
-    return logits
-
-
-def _load(method: str, name: str, checkpoint: Path, device: torch.device):
-    if method == "clip":
-        model = create_clip(name)
-        open_clip.load_checkpoint(model, str(checkpoint))
-    else:
-        model = create_supervised(name, n_classes=1000)
-        model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"])
-    return model.to(device).eval()
-
-
 def evaluate_checkpoints(checkpoints: Mapping[tuple[str, str], Mapping[int, Path]], sets: Mapping[str, object],
                          model: str, out: str | Path, *, templates: Sequence = open_clip.OPENAI_IMAGENET_TEMPLATES,
                          batch_size: int = 256, workers: int = 8, device: torch.device | None = None) -> pd.DataFrame:
@@ -214,13 +174,14 @@ def evaluate_checkpoints(checkpoints: Mapping[tuple[str, str], Mapping[int, Path
             todo = [name for name in sets if (run, epoch, name) not in done]
             if not todo:
                 continue
-            loaded = _load(method, model, file, device)
-            logits_fn = _clip_logits(loaded, model, templates, device) if method == "clip" else loaded
+            loaded = load_model(method, model, file, device)
+            logits_fn = (open_clip_logits(loaded, open_clip.get_tokenizer(model), real.imagenet_classnames(), templates,
+                                          device) if method == "clip" else loaded)
             for name in todo:
                 logits, labels = predict(logits_fn, sets[name], batch_size=batch_size, workers=workers, device=device,
                                          desc=f"{run} epoch {epoch}, {name}")
                 rows.append(dict(method=method, run=run, epoch=epoch, test_set=name,
-                                 accuracy=accuracy(logits, labels, name, sets[name])))
+                                 accuracy=imagenet_accuracy(logits, labels, name, sets[name])))
                 pd.DataFrame(rows).to_csv(store, index=False)
     return pd.DataFrame(rows, columns=["method", "run", "epoch", "test_set", "accuracy"])
 

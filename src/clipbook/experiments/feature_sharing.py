@@ -8,7 +8,7 @@ Two sweeps in one :class:`~clipbook.data.details.DetailWorld`, every MMCL model 
 - **captions**: which details a caption mentions (class only, + core, + spurious,
   + background, all) at each share probability of ``caption_share_probs``.
 
-MMCL and SL are Chapter 1's training functions (:mod:`clipbook.experiments.intra_class`).
+MMCL and SL are the book's linear learners (:mod:`clipbook.learners.linear`).
 """
 
 from __future__ import annotations
@@ -21,11 +21,14 @@ import torch
 
 from clipbook.data.details import PROMPT_KINDS, DetailBatch, DetailWorld, class_prompts, sample_details
 from clipbook.device import default_device
-from clipbook.evaluate.linear import accuracy, own_class_vote, signal_share
+from clipbook.evaluate.classify import accuracy
+from clipbook.evaluate.readout import own_class_vote, signal_share
 from clipbook.evaluate.stats import Interval, mean_ci, spearman_per_group
-from clipbook.experiments.intra_class import train_mmcl, train_sl
+from clipbook.evaluate.zero_shot import linear_head
+from clipbook.learners.linear import train_mmcl, train_sl
+from clipbook.learners.sweeps import model_table
 from clipbook.models import linear
-from clipbook.train import TrainConfig
+from clipbook.training.loop import TrainConfig
 
 MMCL_ANNOTATED, MMCL_PLAIN, SL = "MMCL, detail annotated", "MMCL, detail not annotated", "SL"
 CLASS_ONLY, ALL_DETAILS = "class only", "all details"
@@ -98,7 +101,7 @@ def evaluate(params: linear.Params, train: DetailBatch, id_set: DetailBatch, ood
     if prompt is None:
         weight, bias = params["weight"], params["bias"].unsqueeze(1)
     else:
-        weight, bias = linear.zero_shot_classifier(params, class_prompts(train, world, prompt)), 0
+        weight, bias = linear_head(params, class_prompts(train, world, prompt)), 0
     attr_vote = own_class_vote(weight, id_set.image_embedding, world.attributes, world.attr_mean)
     core_vote = own_class_vote(weight, id_set.image_embedding, world.core, world.core_mean)
     scores = {name: torch.bmm(ds.x, weight.transpose(1, 2)) + bias for name, ds in (("id", id_set), ("ood", ood_set))}
@@ -113,10 +116,10 @@ def evaluate(params: linear.Params, train: DetailBatch, id_set: DetailBatch, ood
 
 def _rows(arms: Sequence[Arm], seeds: Sequence[int], metrics: dict[str, torch.Tensor], prompt: str) -> pd.DataFrame:
     """One row per model, in sampling order (arm-major, then seed)."""
-    labels = [{"experiment": a.experiment, "method": a.method, "caption": a.caption, "prompt": prompt,
-               "p_spurious": a.world.p_spurious, "share_prob": a.world.share_prob,
-               "annotate_prob": a.world.annotate_prob, "seed": s} for a in arms for s in seeds]
-    return pd.DataFrame(labels).assign(**{k: v.cpu().numpy() for k, v in metrics.items()})
+    settings = [{"experiment": a.experiment, "method": a.method, "caption": a.caption, "prompt": prompt,
+                 "p_spurious": a.world.p_spurious, "share_prob": a.world.share_prob,
+                 "annotate_prob": a.world.annotate_prob} for a in arms]
+    return model_table(settings, seeds).drop(columns="model").assign(**{k: v.cpu().numpy() for k, v in metrics.items()})
 
 
 def _sample(worlds: Sequence[DetailWorld], seeds: Sequence[int], n_train: int, n_test: int,

@@ -12,43 +12,18 @@ from typing import Sequence
 import pandas as pd
 import torch
 
-from clipbook.data.latent import PairedBatch, SpuriousWorld, sample_spurious
+from clipbook.data.latent import SpuriousWorld, sample_spurious
 from clipbook.device import default_device
-from clipbook.evaluate.linear import accuracy, signal_share
+from clipbook.evaluate.classify import accuracy
+from clipbook.evaluate.readout import signal_share
 from clipbook.evaluate.stats import Interval, mean_ci, paired_difference, spearman_per_group, summarize
-from clipbook.losses import clip_loss, cross_entropy
-from clipbook.models import linear
-from clipbook.train import TrainConfig, train
+from clipbook.evaluate.zero_shot import linear_head
+from clipbook.learners.linear import stack_batches, train_mmcl, train_sl
+from clipbook.learners.sweeps import model_table
+from clipbook.training.loop import TrainConfig
 
 MMCL, MMCL_CLASS_ONLY, SL = "MMCL", "MMCL, class-only captions", "SL"
 METHODS = (MMCL, MMCL_CLASS_ONLY, SL)
-MAX_LOGIT_SCALE = 100.0  # open_clip's clamp on the learned inverse temperature
-
-
-def _stack(batches: Sequence[PairedBatch], device: torch.device) -> PairedBatch:
-    """Concatenate batches along the model axis (one tensor program for all of them)."""
-    return PairedBatch(**{k: torch.cat([getattr(b, k) for b in batches]).to(device) for k in PairedBatch.__dataclass_fields__})
-
-
-def train_mmcl(data: PairedBatch, embed_dim: int, config: TrainConfig, *, desc: str = "MMCL") -> linear.Params:
-    """Linear image and text encoders with CLIP's loss and learned temperature."""
-    params = linear.init_clip(data.n_models, data.x.shape[-1], data.t.shape[-1], embed_dim, seed=config.seed)
-
-    def loss_fn(p, idx):
-        scale = p["logit_scale"].exp().clamp(max=MAX_LOGIT_SCALE)
-        return clip_loss(linear.encode(p["image"], data.x[:, idx]), linear.encode(p["text"], data.t[:, idx]), scale)
-
-    return train(params, loss_fn, data.x.shape[1], config, desc=desc, device=data.x.device).params
-
-
-def train_sl(data: PairedBatch, n_classes: int, config: TrainConfig, *, desc: str = "SL") -> linear.Params:
-    """Linear softmax classifier with cross-entropy: the same images, the same budget."""
-    params = linear.init_classifier(data.n_models, data.x.shape[-1], n_classes, seed=config.seed)
-
-    def loss_fn(p, idx):
-        return cross_entropy(linear.classifier_logits(p, data.x[:, idx]), data.y[:, idx])
-
-    return train(params, loss_fn, data.x.shape[1], config, desc=desc, device=data.x.device).params
 
 
 def run_sweep(world: SpuriousWorld, core_stds: Sequence[float], seeds: Sequence[int], *, n_train: int,
@@ -64,13 +39,13 @@ def run_sweep(world: SpuriousWorld, core_stds: Sequence[float], seeds: Sequence[
         (captions, name): sample_spurious(ws, seeds, n_test if name != "train" else n_train, name)
         for captions, ws in worlds.items() for name in ("train", "id", "ood")
     }
-    clip_train = _stack([split["full", "train"], split["class_only", "train"]], device)
+    clip_train = stack_batches([split["full", "train"], split["class_only", "train"]], device)
     clip_params = train_mmcl(clip_train, embed_dim, config)
-    sl_params = train_sl(_stack([split["full", "train"]], device), world.n_classes, config)
+    sl_params = train_sl(stack_batches([split["full", "train"]], device), world.n_classes, config)
 
     # Images are identical across caption kinds (common random numbers), so one test set serves all.
-    id_set, ood_set = (_stack([split["full", s]] * 2, device) for s in ("id", "ood"))
-    clip_classifier = linear.zero_shot_classifier(clip_params, id_set.prompts)
+    id_set, ood_set = (stack_batches([split["full", s]] * 2, device) for s in ("id", "ood"))
+    clip_classifier = linear_head(clip_params, id_set.prompts)
     sl_classifier = sl_params["weight"]
     m = len(core_stds) * len(seeds)
     classifiers = {MMCL: clip_classifier[:m], MMCL_CLASS_ONLY: clip_classifier[m:], SL: sl_classifier}
@@ -82,15 +57,12 @@ def run_sweep(world: SpuriousWorld, core_stds: Sequence[float], seeds: Sequence[
                   for name, ds in (("id", id_set), ("ood", ood_set))}
         share = signal_share(w, id_set.image_embedding[:m], world.spurious, world.core,
                              world.spurious_mean, world.core_mean)
-        frame = pd.DataFrame({
-            "method": method,
-            "core_std": torch.tensor(core_stds).repeat_interleave(len(seeds)).numpy(),
-            "seed": torch.tensor(list(seeds)).repeat(len(core_stds)).numpy(),
-            "id_accuracy": accuracy(scores["id"], id_set.y[:m]).cpu().numpy(),
-            "ood_accuracy": accuracy(scores["ood"], ood_set.y[:m]).cpu().numpy(),
-            "spurious_share": share.cpu().numpy(),
-        })
-        rows.append(frame)
+        settings = [{"method": method, "core_std": s} for s in core_stds]
+        rows.append(model_table(settings, seeds).drop(columns="model").assign(
+            id_accuracy=accuracy(scores["id"], id_set.y[:m]).cpu().numpy(),
+            ood_accuracy=accuracy(scores["ood"], ood_set.y[:m]).cpu().numpy(),
+            spurious_share=share.cpu().numpy(),
+        ))
     return pd.concat(rows, ignore_index=True)
 
 

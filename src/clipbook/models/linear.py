@@ -44,17 +44,3 @@ def encode(weight: torch.Tensor, inputs: torch.Tensor, normalize: bool = True) -
 
 def classifier_logits(params: Params, inputs: torch.Tensor) -> torch.Tensor:
     return torch.bmm(inputs, params["weight"].transpose(1, 2)) + params["bias"].unsqueeze(1)
-
-
-def zero_shot_logits(params: Params, images: torch.Tensor, prompts: torch.Tensor) -> torch.Tensor:
-    """Cosine similarity of each image to each class prompt, ``(M, n, n_classes)``."""
-    return torch.bmm(encode(params["image"], images), encode(params["text"], prompts).transpose(1, 2))
-
-
-def zero_shot_classifier(params: Params, prompts: torch.Tensor) -> torch.Tensor:
-    """The linear map an image goes through before the arg-max of zero-shot classification.
-
-    Normalizing the image embedding does not change the arg-max, so zero-shot prediction is the
-    linear classifier ``normalize(W_T p_k)^T W_I``: ``(M, n_classes, image_dim)``.
-    """
-    return torch.bmm(encode(params["text"], prompts), params["image"])

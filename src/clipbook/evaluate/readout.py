@@ -1,14 +1,9 @@
-"""Reading linear models: accuracy, and how much of a classifier's class signal each latent
-feature carries."""
+"""Reading linear classifiers: how much of a classifier's class signal each latent feature
+carries (Chapters 1 and 2)."""
 
 from __future__ import annotations
 
 import torch
-
-
-def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Accuracy per model: logits ``(M, n, K)``, labels ``(M, n)`` -> ``(M,)``."""
-    return (logits.argmax(dim=-1) == labels).float().mean(dim=-1)
 
 
 def _double_centred_norm(block: torch.Tensor) -> torch.Tensor:

@@ -1,6 +1,6 @@
 """The path past one machine: hand a data set to ``open_clip_train``.
 
-The book trains its tiny models with its own loop (:mod:`clipbook.image_training`); at the
+The book trains its tiny models with its own loop (:mod:`clipbook.training.stacked`); at the
 papers' scale the reference trainer is open_clip's. This module exports image-caption data to
 the two formats ``open_clip_train`` reads (a CSV of ``filepath,caption`` and webdataset tar
 shards of ``.png``/``.jpg`` + ``.txt``), exports a model configuration it can load

@@ -27,9 +27,9 @@ import jupytext
 import nbformat
 import yaml
 
-from clipbook.claims import RESULTS_ENV
+from clipbook.book.claims import RESULTS_ENV
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the clipbook package: its code is in every cache key
 ROOT = Path(os.environ.get("CLIPBOOK_ROOT") or PACKAGE_DIR.parents[1])
 NOTEBOOKS = ROOT / "notebooks"
 BOOK = ROOT / "book"
@@ -37,6 +37,10 @@ CHAPTERS_OUT = BOOK / "chapters"
 RUNS_OUT = ROOT / "runs"
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 _TYPES: dict[str, type] = {"int": int, "float": float, "bool": bool, "str": str}
+ENFORCE = "enforce_claims"
+"""The parameter that makes a run fail when a verdict differs from what the chapter's text reports."""
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
+"""The kernel's own log (its "running over TCP without encryption" notice) is not the reader's business."""
 
 
 class ParameterError(ValueError):
@@ -133,7 +137,10 @@ class Chapter:
 
     def resolve(self, overrides: dict[str, Any] | None = None, profile: str | None = None,
                 files: list[Path] = ()) -> dict[str, Any]:
-        """Overrides checked against the parameters cell: profile, then files, then ``-p`` pairs."""
+        """Overrides checked against the parameters cell: profile, then files, then ``-p`` pairs.
+
+        Any run other than the default one reports its verdicts without enforcing them, unless it
+        sets ``enforce_claims`` itself: the chapter's text describes the default run only."""
         merged: dict[str, Any] = {}
         sources = ([self.profile_path(profile)] if profile and profile != "default" else []) + list(files)
         for path in sources:
@@ -146,7 +153,10 @@ class Chapter:
         if unknown:
             listing = "\n  ".join(p.describe() for p in self.parameters.values())
             raise ParameterError(f"unknown parameter(s) {', '.join(unknown)} for {self.slug}; valid parameters:\n  {listing}")
-        return {name: self.parameters[name].check(value) for name, value in merged.items()}
+        resolved = {name: self.parameters[name].check(value) for name, value in merged.items()}
+        if resolved and ENFORCE in self.parameters and ENFORCE not in resolved:
+            resolved[ENFORCE] = False  # only the published default run is held to what its text reports
+        return resolved
 
     def default_output(self, overrides: dict[str, Any], profile: str | None) -> Path:
         if not overrides:
@@ -241,7 +251,7 @@ def _execute(chapter: Chapter, parameters: dict[str, Any], work: Path, output: P
     started = time.perf_counter()
     try:
         papermill.execute_notebook(source, executed, parameters=parameters, kernel_name="python3",
-                                   cwd=str(ROOT), progress_bar=progress)
+                                   cwd=str(ROOT), progress_bar=progress, extra_arguments=KERNEL_ARGUMENTS)
     except papermill.PapermillExecutionError as err:
         failed = output.with_suffix(".failed.ipynb")
         shutil.move(executed, failed)

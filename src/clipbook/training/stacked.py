@@ -1,4 +1,4 @@
-"""Training open_clip towers through the book's one loop, :func:`clipbook.train.train`.
+"""Training open_clip towers through the book's one loop, :func:`clipbook.training.loop.train`.
 
 The loop trains a dict of tensors whose leading axis indexes models. :class:`StackedModels`
 turns ``M`` modules of one architecture into such a dict (``torch.func.stack_module_state``)
@@ -24,9 +24,9 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from clipbook.device import default_device
-from clipbook.losses import clip_loss, cross_entropy
 from clipbook.models.towers import MAX_LOGIT_SCALE
-from clipbook.train import LossFn, MetricsFn, Params, TrainConfig, TrainResult, train
+from clipbook.training.loop import LossFn, MetricsFn, Params, TrainConfig, TrainResult, train
+from clipbook.training.losses import clip_loss, cross_entropy
 
 
 class StackedModels:

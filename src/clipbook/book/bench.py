@@ -6,21 +6,25 @@ import os
 import subprocess
 import tempfile
 import time
-
 from pathlib import Path
 
 import open_clip
 import torch
 
+from clipbook.book.runner import CHAPTERS_OUT, chapters, read_record
+from clipbook.data.render import benchmark_renderer
 from clipbook.device import num_threads
-
-from clipbook.image_training import StackedModels, clip_loss_fn, fit
-from clipbook.losses import clip_loss
 from clipbook.models import linear
 from clipbook.models.towers import create_clip, model_config
-from clipbook.runner import CHAPTERS_OUT, chapters, read_record
-from clipbook.scale import export_csv, export_model_config, open_clip_train_command, read_train_log
-from clipbook.train import TrainConfig, train
+from clipbook.training.launcher import (
+    export_csv,
+    export_model_config,
+    open_clip_train_command,
+    read_train_log,
+)
+from clipbook.training.loop import TrainConfig, train
+from clipbook.training.losses import clip_loss
+from clipbook.training.stacked import StackedModels, clip_loss_fn, fit
 
 
 def _clip_problem(n_models: int, n: int, dim: int, seed: int = 0):
@@ -130,5 +134,6 @@ def chapter_times() -> dict:
 
 
 def bench() -> dict:
-    return {"threads": torch.get_num_threads(), "batched_linear_trainer": batched_trainer(),
-            "trainer_vs_open_clip_train": trainer_vs_open_clip_train(), "chapter_run_time_s": chapter_times()}
+    return {"threads": torch.get_num_threads(), "renderer": benchmark_renderer(),
+            "batched_linear_trainer": batched_trainer(), "trainer_vs_open_clip_train": trainer_vs_open_clip_train(),
+            "chapter_run_time_s": chapter_times()}

@@ -1,9 +1,9 @@
-"""One model on real image files: a supervised training loop and logits over a test set.
+"""One model on real image files: a supervised training loop with per-epoch checkpoints.
 
-The book's own loop (:mod:`clipbook.train`) trains stacks of models on cached tensors; real
+The book's own loop (:mod:`clipbook.training.loop`) trains stacks of models on cached tensors; real
 data sets (ImageNet-Captions, the ImageNet test sets) are files decoded and augmented by
 DataLoader workers, one big model at a time. CLIP on such data trains with ``open_clip_train``
-(:mod:`clipbook.scale`); its supervised counterpart trains here, with the same augmentation,
+(:mod:`clipbook.training.launcher`); its supervised counterpart trains here, with the same augmentation,
 AdamW with a cosine schedule, bf16 autocast on CUDA, and one checkpoint per epoch that a rerun
 resumes from.
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -33,7 +32,7 @@ def epoch_checkpoints(folder: str | Path) -> dict[int, Path]:
     return dict(sorted(found.items()))
 
 
-def _loader(dataset: Dataset, batch_size: int, workers: int, shuffle: bool, seed: int = 0) -> DataLoader:
+def loader(dataset: Dataset, batch_size: int, workers: int, shuffle: bool, seed: int = 0) -> DataLoader:
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=workers, generator=generator,
                       pin_memory=torch.cuda.is_available(), drop_last=shuffle)
@@ -80,7 +79,7 @@ def train_classifier(model: nn.Module, dataset: Dataset, folder: str | Path, *, 
     for epoch in range(start + 1, epochs + 1):
         model.train()
         torch.manual_seed(seed * 100_003 + epoch)  # augmentation in the main process draws from the global RNG
-        batches = _loader(dataset, batch_size, workers, shuffle=True, seed=seed * 100_003 + epoch)
+        batches = loader(dataset, batch_size, workers, shuffle=True, seed=seed * 100_003 + epoch)
         for images, labels in progress(batches, desc=f"supervised epoch {epoch}/{epochs}", leave=False):
             images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
             with autocast(device):
@@ -92,16 +91,3 @@ def train_classifier(model: nn.Module, dataset: Dataset, folder: str | Path, *, 
         torch.save({"epoch": epoch, "state_dict": model.state_dict(), "optimizer": optimizer.state_dict(),
                     "schedule": schedule.state_dict()}, folder / f"epoch_{epoch}.pt")
     return epoch_checkpoints(folder)
-
-
-@torch.no_grad()
-def predict(logits_fn: Callable[[torch.Tensor], torch.Tensor], dataset: Dataset, *, batch_size: int = 256,
-            workers: int = 4, device: torch.device | None = None, desc: str = "evaluating") -> tuple[torch.Tensor, torch.Tensor]:
-    """``(logits, labels)`` over a whole ``(image, label)`` data set, in its order, on the CPU."""
-    device = device or default_device()
-    outputs, targets = [], []
-    for images, labels in progress(_loader(dataset, batch_size, workers, shuffle=False), desc=desc, leave=False):
-        with autocast(device):
-            outputs.append(logits_fn(images.to(device, non_blocking=True)).float().cpu())
-        targets.append(labels)
-    return torch.cat(outputs), torch.cat(targets)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from clipbook import runner
+from clipbook.book import runner
 
 
 def _parse_pairs(pairs: list[list[str]]) -> dict:
@@ -26,25 +26,30 @@ def cmd_list(args) -> int:
     return 0
 
 
+def _report(chapter: runner.Chapter, out: Path) -> None:
+    """What a reader wants from a run: where it is, how long it took, and each claim's verdict."""
+    record = runner.read_record(out)
+    print(f"{chapter.slug}: {out} ({record['run']['duration_s']} s)")
+    for claim in record["claims"]:
+        whose = "" if claim["origin"] == "paper" else ", this book's claim"
+        print(f"   {claim['id']}: {claim['verdict']}{whose} ({claim['measured']})")
+
+
 def cmd_run(args) -> int:
     chapter = runner.find_chapter(args.chapter)
     out = runner.run(chapter, _parse_pairs(args.parameter), profile=args.profile, files=[Path(f) for f in args.file],
                      output=args.output, force=args.force)
-    record = runner.read_record(out)
-    print(f"{chapter.slug}: {out} ({record['run']['duration_s']} s)")
-    for claim in record["claims"]:
-        print(f"   {claim['id']}: {claim['verdict']} ({claim['measured']})")
+    _report(chapter, out)
     return 0
 
 
 def cmd_book(args) -> int:
-    from clipbook.site import build_site
+    from clipbook.book.site import build_site
 
     failures = []
     for chapter in runner.chapters():
         try:
-            out = runner.run(chapter, force=args.force)
-            print(f"{chapter.slug}: {runner.read_record(out)['run']['duration_s']} s ({out})")
+            _report(chapter, runner.run(chapter, force=args.force))
         except runner.RunFailed as err:
             failures.append(str(err))
             print(f"FAILED {err}", file=sys.stderr)
@@ -58,7 +63,7 @@ def cmd_book(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from clipbook.bench import bench
+    from clipbook.book.bench import bench
 
     print(json.dumps(bench(), indent=2))
     return 0

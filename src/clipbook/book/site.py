@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from clipbook.runner import BOOK, CHAPTERS_OUT, ROOT, chapters, read_record
+from clipbook.book.claims import ORIGIN_LABELS
+from clipbook.book.runner import BOOK, CHAPTERS_OUT, ROOT, chapters, read_record
 
 
 def _records() -> list[dict]:
@@ -27,21 +28,27 @@ def _md_table(frame: pd.DataFrame) -> str:
 
 
 def results_page(records: list[dict]) -> str:
-    """Every chapter's claims table: the paper's claim, the test, what we measured, the verdict."""
-    parts = ["# Results: paper vs. reproduced\n",
+    """Every chapter's claims table: the claim, whose it is (the paper's or this book's), the test,
+    what we measured, the verdict; the counts of each kind first."""
+    parts = ["# Results: claims vs. reproduced\n",
              "Each chapter states its source paper's claims, decides each with a test written from "
              "the claim before the experiment ran, and reports the verdict. This page gathers those "
              "tables from the executed chapters; a claim that did not reproduce is listed as such.\n"]
-    total = sum(len(r["claims"]) for r in records)
-    reproduced = sum(c["reproduced"] for r in records for c in r["claims"])
-    parts.append(f"**{reproduced} of {total} claims reproduced** across {len(records)} chapter(s).\n")
+    claims = [c for r in records for c in r["claims"]]
+    for origin, whose in (("paper", "the papers' claims"), ("book", "this book's own claims")):
+        mine = [c for c in claims if c["origin"] == origin]
+        parts.append(f"- **{sum(c['reproduced'] for c in mine)} of {len(mine)}** of {whose} reproduced")
+    parts.append(f"\nacross {len(records)} chapter(s). A claim of *this book* extends its paper (a control, a "
+                 "finer dose-response, a prediction the paper does not make): its verdict is not the paper's.\n")
     for r in records:
         parts.append(f"## Chapter {r['number']}: {r['run']['title']}\n")
         parts.append(f"Source: [the chapter](chapters/{r['stem']}.ipynb), run at the "
                      f"`{r['run']['profile']}` profile.\n")
-        frame = pd.DataFrame(r["claims"])[["id", "statement", "source", "test", "measured", "verdict"]]
+        frame = pd.DataFrame(r["claims"])
+        frame["claim of"] = frame["origin"].map(ORIGIN_LABELS)
+        frame = frame[["id", "statement", "claim of", "source", "test", "measured", "verdict"]]
         frame["verdict"] = frame["verdict"].map(lambda v: f"**{v}**")
-        parts.append(_md_table(frame.rename(columns={"statement": "paper"})) + "\n")
+        parts.append(_md_table(frame.rename(columns={"statement": "claim"})) + "\n")
     return "\n".join(parts)
 
 

@@ -1,0 +1,96 @@
+"""Claims: each chapter states its claims once and checks them against its numbers.
+
+A claim carries its statement, what it rests on (a section of the paper, its abstract, or this
+book's own extension of the paper), the decision rule (written before the experiment is run,
+from the claim), the measured statistic and the verdict. ``ClaimSet.finish`` shows the
+"claim vs. reproduced" table and writes it to a JSON file for the book's Results page.
+
+What the chapter's *prose* says about the verdicts is a statement about one run (the default
+profile), not part of the experiment: the chapter passes the claims its text reports as not
+reproduced as data (its ``not_reproduced`` parameter), and an enforced run fails when a verdict
+differs from the text. A claim that did not reproduce is kept and reported, never made to pass by
+moving its threshold; other profiles (``smoke``, ``paper``) report verdicts without enforcing them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal, Sequence
+
+import pandas as pd
+
+from clipbook.device import describe_environment
+
+RESULTS_ENV = "CLIPBOOK_RESULTS"
+Origin = Literal["paper", "book"]
+ORIGIN_LABELS = {"paper": "the paper", "book": "this book"}
+
+
+class ClaimsNotAsReported(AssertionError):
+    """A verdict differs from what the chapter's text says about it."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    statement: str  # the claim, in one sentence
+    source: str  # what it rests on: a section of the paper, its abstract, or "this book"
+    test: str  # the decision rule
+    measured: str  # the statistic, with its confidence interval
+    reproduced: bool
+    origin: Origin = "paper"  # "book": this book's extension of the paper, not the paper's claim
+
+    @property
+    def verdict(self) -> str:
+        return "reproduced" if self.reproduced else "not reproduced"
+
+
+@dataclass
+class ClaimSet:
+    chapter: str
+    claims: list[Claim] = field(default_factory=list)
+
+    def add(self, id: str, statement: str, source: str, test: str, measured: str, reproduced: bool,
+            *, origin: Origin = "paper") -> None:
+        if any(c.id == id for c in self.claims):
+            raise ValueError(f"claim {id!r} is stated twice")
+        if origin not in ORIGIN_LABELS:
+            raise ValueError(f"origin must be one of {tuple(ORIGIN_LABELS)}, got {origin!r}")
+        self.claims.append(Claim(id, statement, source, test, measured, bool(reproduced), origin))
+
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            [{"claim": c.id, "statement": c.statement, "claim of": ORIGIN_LABELS[c.origin], "source": c.source,
+              "test": c.test, "measured": c.measured, "verdict": c.verdict} for c in self.claims]
+        ).set_index("claim")
+
+    def results_path(self) -> Path:
+        return Path(os.environ.get(RESULTS_ENV) or Path("results") / f"{self.chapter}.json")
+
+    def finish(self, *, enforce: bool = True, not_reproduced: Sequence[str] = ()) -> pd.DataFrame:
+        """Write the results file and return the table.
+
+        ``not_reproduced`` lists the claims the chapter's text reports as not reproduced; with
+        ``enforce`` a verdict that differs from the text raises :class:`ClaimsNotAsReported`
+        (after the results are written, so they can be read).
+        """
+        unknown = sorted(set(not_reproduced) - {c.id for c in self.claims})
+        if unknown:
+            raise ValueError(f"{self.chapter}: not_reproduced names unknown claims {unknown}")
+        expected = {c.id: c.id not in not_reproduced for c in self.claims}
+        path = self.results_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        record = {"chapter": self.chapter, "enforced": enforce,
+                  "claims": [asdict(c) | {"verdict": c.verdict, "expected": expected[c.id]} for c in self.claims],
+                  "environment": describe_environment()}
+        path.write_text(json.dumps(record, indent=2))
+        surprises = [c for c in self.claims if c.reproduced != expected[c.id]]
+        if enforce and surprises:
+            lines = [f"  {c.id}: {c.verdict} (the chapter reports it as "
+                     f"{'reproduced' if expected[c.id] else 'not reproduced'}); measured {c.measured}"
+                     for c in surprises]
+            raise ClaimsNotAsReported(f"{self.chapter}: verdicts differ from the text:\n" + "\n".join(lines))
+        return self.table()

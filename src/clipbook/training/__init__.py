@@ -1,0 +1,3 @@
+"""How models are trained: one seeded, resumable loop for stacked models (``loop``), open_clip
+towers through it (``stacked``), the losses (``losses``), one big model on real image files
+(``image_files``), and the ``open_clip_train`` launcher for runs past one machine (``launcher``)."""
