@@ -9,7 +9,7 @@ import torch
 from real_fixtures import COLOURS, jpeg, objectnet_release
 from scipy.special import expit
 
-from clipbook.data.real import imagenet_wnids
+from clipbook.data.imagenet import imagenet_wnids
 from clipbook.evaluate.imagenet import imagenet_accuracy
 from clipbook.experiments import diversity_real
 from clipbook.experiments.diversity_real import LAYOUT, RealConfig
@@ -50,6 +50,29 @@ def test_missing_data_are_listed_together_before_any_compute(tmp_path):
     assert "imagenet_captions.json" not in message
     with pytest.raises(ValueError, match="unknown shifts"):
         diversity_real.locate(tmp_path, shifts=["imagenet_c"])
+
+
+@pytest.mark.parametrize("damage, message", [("{\"filename\": ", r"not valid JSON \(line 1, column \d+\)"),
+                                             ('{"a": 1}', "list of records"),
+                                             ('[{"filename": "x.JPEG"}]', "every record needs")])
+def test_malformed_captions_fail_before_any_compute(tmp_path, damage, message):
+    _imagenet_like(tmp_path)
+    (tmp_path / LAYOUT["imagenet_captions"]).write_text(damage)
+    with pytest.raises(ValueError, match=f"imagenet_captions.json.*{message}"):
+        diversity_real.locate(tmp_path)
+
+
+def test_the_diverse_pairs_are_checked_up_front(tmp_path):
+    _imagenet_like(tmp_path / "data")
+    assert "diverse_pairs" not in diversity_real.locate(tmp_path / "data")
+    with pytest.raises(FileNotFoundError, match="pairs.csv"):
+        diversity_real.locate(tmp_path / "data", diverse_pairs=tmp_path / "pairs.csv")
+    (tmp_path / "pairs.csv").write_text("path,text\na.jpg,a cat\n")
+    with pytest.raises(ValueError, match="missing filepath, caption"):
+        diversity_real.locate(tmp_path / "data", diverse_pairs=tmp_path / "pairs.csv")
+    (tmp_path / "pairs.csv").write_text("filepath,caption\nnowhere.jpg,a cat\n")
+    with pytest.raises(ValueError, match="1 of its first 1 images do not exist, e.g. nowhere.jpg"):
+        diversity_real.locate(tmp_path / "data", diverse_pairs=tmp_path / "pairs.csv")
 
 
 def test_scoring_follows_each_test_sets_convention():

@@ -10,16 +10,8 @@ from real_fixtures import COLOURS, jpeg, objectnet_release
 from torch.utils.data import DataLoader
 from torchvision.transforms.functional import pil_to_tensor
 
-from clipbook.data.real import (
-    ImageTextDataset,
-    csv_dataset,
-    imagenet_captions,
-    imagenet_classnames,
-    imagenet_variant,
-    imagenet_wnids,
-    objectnet,
-    webdataset_pairs,
-)
+from clipbook.data.imagenet import imagenet_classnames, imagenet_variant, imagenet_wnids, objectnet
+from clipbook.data.real import ImageTextDataset, csv_dataset, imagenet_captions, webdataset_pairs
 
 
 def _mean_colour(image):

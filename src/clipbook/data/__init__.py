@@ -6,6 +6,7 @@
   ``render`` (pixels), ``sdf`` (the shapes' outlines), ``captions`` (text and a word tokenizer),
   ``frequencies`` (class-frequency profiles), ``diversity`` (Chapter 4's narrow and diverse
   distributions);
-- ``real``: loaders for real image-text and ImageNet-style data;
+- real data a reader points the book at: ``real`` (image-caption pairs), ``imagenet``
+  (ImageNet-style test sets), ``sources`` (what each data set is and where it comes from);
 - ``splits``: the one ``Split`` vocabulary (train, id, ood) every world uses.
 """

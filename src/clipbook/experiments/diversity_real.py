@@ -22,7 +22,8 @@ import open_clip
 import pandas as pd
 import torch
 
-from clipbook.data import real
+from clipbook.data import imagenet, real
+from clipbook.data.sources import SOURCES
 from clipbook.device import default_device
 from clipbook.evaluate.imagenet import imagenet_accuracy, load_model, predict
 from clipbook.evaluate.robustness import BaselineFit, effective_robustness_ci, fit_baseline
@@ -41,7 +42,7 @@ LAYOUT = {
     "imagenet_a": "imagenet-a",
     "objectnet": "objectnet-1.0",
 }
-"""Data set key (as in :data:`clipbook.data.real.SOURCES`) -> its path under the data root."""
+"""Data set key (as in :data:`clipbook.data.SOURCES`) -> its path under the data root."""
 
 SHIFTS = ("imagenet_v2", "imagenet_sketch", "imagenet_r", "imagenet_a", "objectnet")
 """The five shifts Fang et al. average their OOD accuracy over."""
@@ -49,9 +50,11 @@ SHIFTS = ("imagenet_v2", "imagenet_sketch", "imagenet_r", "imagenet_a", "objectn
 PROMPTS = {"openai": open_clip.OPENAI_IMAGENET_TEMPLATES, "simple": open_clip.SIMPLE_IMAGENET_TEMPLATES}
 """Zero-shot prompt ensembles: CLIP's 80 ImageNet templates, or the 7 its authors found nearly as good."""
 
-def locate(root: str | Path, shifts: Sequence[str] = SHIFTS) -> dict[str, Path]:
+def locate(root: str | Path, shifts: Sequence[str] = SHIFTS, diverse_pairs: str | Path | None = None) -> dict[str, Path]:
     """The paths of the training data and the test sets under ``root``, or one error naming
-    every missing piece, where it goes and where to get it."""
+    every missing piece, where it goes and where to get it; then, still before any compute, the
+    inputs are opened and checked (ImageNet-Captions parses and its images are there; the
+    optional ``diverse_pairs`` CSV has open_clip's columns and its first images exist)."""
     unknown = set(shifts) - set(SHIFTS)
     if unknown:
         raise ValueError(f"unknown shifts {sorted(unknown)}; choose from {SHIFTS}")
@@ -60,17 +63,20 @@ def locate(root: str | Path, shifts: Sequence[str] = SHIFTS) -> dict[str, Path]:
     paths = {key: root / LAYOUT[key] for key in needed}
     absent = [key for key, path in paths.items() if not path.exists()]
     if absent:
-        lines = [f"  {paths[k]}: {real.SOURCES[k][0]}, {real.SOURCES[k][1]}" for k in absent]
+        lines = [f"  {paths[k]}: {SOURCES[k][0]}, {SOURCES[k][1]}" for k in absent]
         raise FileNotFoundError(f"the real-data experiment needs, under {root}:\n" + "\n".join(lines)
                                 + "\nThe book never downloads data sets: fetch them and put or link them there, or name "
                                 "another root (the chapter's `real_data` parameter).")
+    real.imagenet_captions(paths["imagenet_captions"], paths["imagenet_train"])
+    if diverse_pairs is not None:
+        paths["diverse_pairs"] = real.check_pairs_csv(diverse_pairs)
     return paths
 
 
 def layout_table(root: str | Path = "DATA") -> pd.DataFrame:
     """The folder layout the experiment reads, as a table a reader can follow."""
-    return pd.DataFrame([{"path": str(Path(root) / LAYOUT[key]), "data set": real.SOURCES[key][0],
-                          "what to put there": real.SOURCES[key][1]} for key in LAYOUT]).set_index("path")
+    return pd.DataFrame([{"path": str(Path(root) / LAYOUT[key]), "data set": SOURCES[key][0],
+                          "what to put there": SOURCES[key][1]} for key in LAYOUT]).set_index("path")
 
 
 def export_captions_csv(captions_json: str | Path, train_root: str | Path, path: str | Path,
@@ -149,10 +155,10 @@ def _preprocess(model: str, is_train: bool):
 def evaluation_sets(paths: Mapping[str, Path], model: str, shifts: Sequence[str] = SHIFTS) -> dict:
     """ImageNet val and the shifted sets, with CLIP's evaluation preprocessing for ``model``."""
     preprocess = _preprocess(model, is_train=False)
-    sets = {name: real.imagenet_variant(name, paths[name], preprocess) for name in ("imagenet", *shifts)
+    sets = {name: imagenet.imagenet_variant(name, paths[name], preprocess) for name in ("imagenet", *shifts)
             if name != "objectnet"}
     if "objectnet" in shifts:
-        sets["objectnet"] = real.objectnet(paths["objectnet"], transform=preprocess)
+        sets["objectnet"] = imagenet.objectnet(paths["objectnet"], transform=preprocess)
     return sets
 
 
@@ -175,7 +181,7 @@ def evaluate_checkpoints(checkpoints: Mapping[tuple[str, str], Mapping[int, Path
             if not todo:
                 continue
             loaded = load_model(method, model, file, device)
-            logits_fn = (open_clip_logits(loaded, open_clip.get_tokenizer(model), real.imagenet_classnames(), templates,
+            logits_fn = (open_clip_logits(loaded, open_clip.get_tokenizer(model), imagenet.imagenet_classnames(), templates,
                                           device) if method == "clip" else loaded)
             for name in todo:
                 logits, labels = predict(logits_fn, sets[name], batch_size=batch_size, workers=workers, device=device,
@@ -216,9 +222,7 @@ def run(root: str | Path, out: str | Path, config: RealConfig = RealConfig(), *,
     """The whole experiment, resumable at every stage: export, three trainings, evaluation.
     Returns the accuracy of every checkpoint on every test set (see :func:`id_ood`).
     ``templates`` names one of :data:`PROMPTS` or lists format strings."""
-    paths = locate(root, shifts)
-    if diverse_pairs is not None:
-        diverse_pairs = real.require(diverse_pairs, "csv", "diverse_pairs")
+    paths = locate(root, shifts, diverse_pairs)
     out = Path(out).expanduser().resolve()
     torch_device = torch.device(device) if device else default_device()
     captions = out / "imagenet_captions.csv"
@@ -229,7 +233,7 @@ def run(root: str | Path, out: str | Path, config: RealConfig = RealConfig(), *,
                    ("clip", "clip-imagenet-captions"): train_clip(captions, out, "clip-imagenet-captions", config,
                                                                   device)}
     if diverse_pairs is not None:
-        checkpoints["clip", "clip-diverse"] = train_clip(diverse_pairs, out, "clip-diverse", config, device)
+        checkpoints["clip", "clip-diverse"] = train_clip(paths["diverse_pairs"], out, "clip-diverse", config, device)
     sets = evaluation_sets(paths, config.model, shifts)
     templates = PROMPTS[templates] if isinstance(templates, str) else templates
     return evaluate_checkpoints(checkpoints, sets, config.model, out, templates=templates,
