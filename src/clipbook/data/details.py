@@ -24,9 +24,8 @@ from typing import Literal, Sequence
 
 import torch
 
-from clipbook.data.latent import (ClassBlocks, LatentBatch, check_probabilities, per_seed_draws, random_embedding,
-                                  stack_field)
-from clipbook.data.splits import Split, split_generator
+from clipbook.data.latent import (ClassBlocks, LatentBatch, check_probabilities, per_seed_draws, stack_field)
+from clipbook.data.splits import Split
 
 PromptKind = Literal["class_core", "mean_caption"]
 PROMPT_KINDS: tuple[PromptKind, ...] = ("class_core", "mean_caption")

@@ -11,7 +11,7 @@ matrices in every world of a sweep, so differences between settings are not samp
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Callable, Sequence
+from typing import Callable, Literal, Sequence
 
 import torch
 
