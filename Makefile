@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEPS_STAMP := $(VENV)/.deps-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: setup book test test-fast chromium clean
+.PHONY: setup book test test-fast gpu-check chromium clean
 
 # Dependencies are (re)installed only when pyproject.toml changes; the project itself is
 # always re-linked (editable, no deps: seconds), so a cached venv follows the checkout.
@@ -32,6 +32,10 @@ test: setup chromium
 # Unit tests only (no chapter at its default profile, no site build).
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"
+
+# The CUDA / bf16 path where a GPU is at hand (one line and exit 0 elsewhere).
+gpu-check: setup
+	$(BIN)/python -m clipbook gpu-check
 
 clean:
 	rm -rf _build book/chapters/*.ipynb book/chapters/*.failed.ipynb results

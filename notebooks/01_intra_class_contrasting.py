@@ -28,24 +28,30 @@
 # has nothing to contrast within a class, and must lose its advantage.
 
 # %% tags=["parameters"]
-core_stds: list[float] = [0.25, 0.5, 1.0, 2.0, 3.0, 4.0]  # within-class std of the core feature (the sweep)
-n_seeds: int = 5  # independent seeds per setting (data, embeddings and initialization)
-first_seed: int = 0  # seeds are first_seed, ..., first_seed + n_seeds - 1 (choose fresh ones to check a result)
-n_classes: int = 2  # classes
-p_spurious: float = 0.9  # P(spurious feature points to the true class) in training
-p_spurious_test: float = 0.5  # the same at test: 1/n_classes decorrelates, 0 flips
-spurious_std: float = 0.1  # within-class std of the spurious feature (small)
-n_noise: int = 8  # nuisance latent dimensions in the images
-image_dim: int = 32  # image input dimension (at least 2 * n_classes + n_noise)
-text_dim: int = 32  # caption input dimension (at least 2 * n_classes)
-n_train: int = 4000  # training pairs per model
-n_test: int = 4000  # test samples per split (ID and OOD)
-embed_dim: int = 8  # dimension of the shared embedding space
-steps: int = 1000  # optimizer steps (the same budget for every method)
-batch_size: int = 128  # minibatch size (also the number of in-batch negatives + 1)
-lr: float = 0.01  # Adam learning rate
+core_stds: list[float] = [0.25, 0.5, 1.0, 2.0, 3.0, 4.0]  # within-class std of the core feature (the sweep) {above 0, non-empty}
+n_seeds: int = 5  # independent seeds per setting (data, embeddings and initialization) {min 2}
+first_seed: int = 0  # seeds are first_seed, ..., first_seed + n_seeds - 1 (choose fresh ones to check a result) {min 0}
+n_classes: int = 2  # classes {min 2}
+p_spurious: float = 0.9  # P(spurious feature points to the true class) in training {min 0, max 1}
+p_spurious_test: float = 0.5  # the same at test: 1/n_classes decorrelates, 0 flips {min 0, max 1}
+spurious_std: float = 0.1  # within-class std of the spurious feature (small) {min 0}
+n_noise: int = 8  # nuisance latent dimensions in the images {min 0}
+image_dim: int = 32  # image input dimension (at least 2 * n_classes + n_noise) {min 1}
+text_dim: int = 32  # caption input dimension (at least 2 * n_classes) {min 1}
+n_train: int = 4000  # training pairs per model {min 1, max 200000}
+n_test: int = 4000  # test samples per split (ID and OOD) {min 1, max 200000}
+embed_dim: int = 8  # dimension of the shared embedding space {min 1}
+steps: int = 1000  # optimizer steps (the same budget for every method) {min 1}
+batch_size: int = 128  # minibatch size (also the number of in-batch negatives + 1) {min 2}
+lr: float = 0.01  # Adam learning rate {above 0}
 enforce_claims: bool = True  # fail the run when a verdict differs from the text (other runs than the default report only)
 not_reproduced: list[str] = []  # the claims this run's text reports as not reproduced
+
+# %% tags=["remove-cell"]
+# The values a run gives (the runner, or plain papermill) checked against the cell above.
+from clipbook.book.runner import check_parameters
+
+check_parameters("01_intra_class_contrasting", globals())
 
 # %%
 import matplotlib.pyplot as plt

@@ -30,29 +30,35 @@
 # that *how the zero-shot prompt is written* decides whether an annotated detail helps at all.
 
 # %% tags=["parameters"]
-share_probs: list[float] = [0.0, 0.1, 0.2, 0.3, 0.4]  # P(a class's attribute appears in an image of another class) (the sweep)
-annotate_probs: list[float] = [0.0, 1.0]  # P(a caption mentions a present attribute), one MMCL curve each (claims compare 0 and 1)
-caption_share_probs: list[float] = [0.0, 0.3]  # share_prob of the rich-caption sweep (claims read the largest)
-varied_p_spurious: float = 0.9  # own-class presence of one more annotated MMCL curve (set to p_spurious for none)
-n_seeds: int = 5  # independent seeds per setting (data, embeddings and initialization)
-first_seed: int = 0  # seeds are first_seed, ..., first_seed + n_seeds - 1 (choose fresh ones to check a result)
-n_classes: int = 4  # classes, each with its own attribute
-p_spurious: float = 1.0  # P(a class's own attribute is present) in training
-test_presence: float = 0.5  # P(each attribute is present) in the OOD test, whatever the class
-core_std: float = 1.0  # within-class std of the core feature
-attr_std: float = 0.1  # std of an attribute around present/absent (small: a clean shortcut)
-n_background: int = 4  # background dimensions, independent of the class
-n_noise: int = 8  # nuisance image dimensions no caption mentions
-image_dim: int = 32  # image input dimension (at least 2 * n_classes + n_background + n_noise)
-text_dim: int = 32  # caption input dimension (at least 2 * n_classes + n_background)
-n_train: int = 4000  # training pairs per model
-n_test: int = 4000  # test samples per split (ID and OOD)
-embed_dim: int = 16  # shared embedding dimension (room for every feature a caption can mention)
-steps: int = 1000  # optimizer steps (the same budget for every method)
-batch_size: int = 128  # minibatch size (also the number of in-batch negatives + 1)
-lr: float = 0.01  # Adam learning rate
+share_probs: list[float] = [0.0, 0.1, 0.2, 0.3, 0.4]  # P(a class's attribute appears in an image of another class) (the sweep) {min 0, max 1, non-empty}
+annotate_probs: list[float] = [0.0, 1.0]  # P(a caption mentions a present attribute), one MMCL curve each (claims compare 0 and 1) {min 0, max 1, non-empty}
+caption_share_probs: list[float] = [0.0, 0.3]  # share_prob of the rich-caption sweep (claims read the largest) {min 0, max 1, non-empty}
+varied_p_spurious: float = 0.9  # own-class presence of one more annotated MMCL curve (set to p_spurious for none) {min 0, max 1}
+n_seeds: int = 5  # independent seeds per setting (data, embeddings and initialization) {min 2}
+first_seed: int = 0  # seeds are first_seed, ..., first_seed + n_seeds - 1 (choose fresh ones to check a result) {min 0}
+n_classes: int = 4  # classes, each with its own attribute {min 2}
+p_spurious: float = 1.0  # P(a class's own attribute is present) in training {min 0, max 1}
+test_presence: float = 0.5  # P(each attribute is present) in the OOD test, whatever the class {min 0, max 1}
+core_std: float = 1.0  # within-class std of the core feature {min 0}
+attr_std: float = 0.1  # std of an attribute around present/absent (small: a clean shortcut) {min 0}
+n_background: int = 4  # background dimensions, independent of the class {min 0}
+n_noise: int = 8  # nuisance image dimensions no caption mentions {min 0}
+image_dim: int = 32  # image input dimension (at least 2 * n_classes + n_background + n_noise) {min 1}
+text_dim: int = 32  # caption input dimension (at least 2 * n_classes + n_background) {min 1}
+n_train: int = 4000  # training pairs per model {min 1, max 200000}
+n_test: int = 4000  # test samples per split (ID and OOD) {min 1, max 200000}
+embed_dim: int = 16  # shared embedding dimension (room for every feature a caption can mention) {min 1}
+steps: int = 1000  # optimizer steps (the same budget for every method) {min 1}
+batch_size: int = 128  # minibatch size (also the number of in-batch negatives + 1) {min 2}
+lr: float = 0.01  # Adam learning rate {above 0}
 enforce_claims: bool = True  # fail the run when a verdict differs from the text (other runs than the default report only)
 not_reproduced: list[str] = []  # the claims this run's text reports as not reproduced
+
+# %% tags=["remove-cell"]
+# The values a run gives (the runner, or plain papermill) checked against the cell above.
+from clipbook.book.runner import check_parameters
+
+check_parameters("02_feature_sharing", globals())
 
 # %%
 import matplotlib.pyplot as plt

@@ -29,24 +29,30 @@
 # direction that was weak there. Balancing is what lets contrastive pre-training keep them all.
 
 # %% tags=["parameters"]
-kappa_zs: list[float] = [1.0, 10.0, 100.0]  # condition numbers of the latent covariance (claims at the largest)
-neg_weights: list[float] = [0.0, 0.03, 0.1, 0.3, 1.0]  # weights of the negative pairs (1 is CLIP, 0 positives only)
-n_seeds: int = 5  # independent seeds per setting (data, embeddings and initialization)
-first_seed: int = 0  # seeds are first_seed, ..., first_seed + n_seeds - 1 (choose fresh ones to check a result)
-latent_dim: int = 8  # dimension r of the shared latent
-view_dim: int = 32  # input dimension of each view (at least latent_dim)
-noise_std: float = 0.02  # standard deviation of the isotropic noise in each view
-embed_dim: int = 16  # dimension of the shared embedding space (at least latent_dim)
-n_train: int = 4096  # training pairs per model
-n_probe: int = 256  # held-out pairs the alignment is measured on
-init_scale: float = 0.01  # initial weights have standard deviation init_scale / sqrt(view_dim): small
-norm_budget: float = 2.0  # radius of the norm ball, in units of the norm of the balanced CLIP optimum
-steps: int = 8000  # gradient steps (the weakest direction is learned at a rate 1 / kappa_z)
-batch_size: int = 64  # minibatch size (the number of in-batch negatives + 1)
-lr: float = 0.25  # SGD learning rate
-log_every: int = 10  # steps between measurements of the representation
+kappa_zs: list[float] = [1.0, 10.0, 100.0]  # condition numbers of the latent covariance (claims at the largest) {min 1, non-empty}
+neg_weights: list[float] = [0.0, 0.03, 0.1, 0.3, 1.0]  # weights of the negative pairs (1 is CLIP, 0 positives only) {min 0, max 1, non-empty}
+n_seeds: int = 5  # independent seeds per setting (data, embeddings and initialization) {min 2}
+first_seed: int = 0  # seeds are first_seed, ..., first_seed + n_seeds - 1 (choose fresh ones to check a result) {min 0}
+latent_dim: int = 8  # dimension r of the shared latent {min 1}
+view_dim: int = 32  # input dimension of each view (at least latent_dim) {min 1}
+noise_std: float = 0.02  # standard deviation of the isotropic noise in each view {min 0}
+embed_dim: int = 16  # dimension of the shared embedding space (at least latent_dim) {min 1}
+n_train: int = 4096  # training pairs per model {min 1, max 500000}
+n_probe: int = 256  # held-out pairs the alignment is measured on {min 2, max 100000}
+init_scale: float = 0.01  # initial weights have standard deviation init_scale / sqrt(view_dim): small {above 0}
+norm_budget: float = 2.0  # radius of the norm ball, in units of the norm of the balanced CLIP optimum {above 0}
+steps: int = 8000  # gradient steps (the weakest direction is learned at a rate 1 / kappa_z) {min 1}
+batch_size: int = 64  # minibatch size (the number of in-batch negatives + 1) {min 2}
+lr: float = 0.25  # SGD learning rate {above 0}
+log_every: int = 10  # steps between measurements of the representation {min 1}
 enforce_claims: bool = True  # fail the run when a verdict differs from the text (other runs than the default report only)
 not_reproduced: list[str] = ["c"]  # the claims this run's text reports as not reproduced
+
+# %% tags=["remove-cell"]
+# The values a run gives (the runner, or plain papermill) checked against the cell above.
+from clipbook.book.runner import check_parameters
+
+check_parameters("03_pair_conditioning", globals())
 
 # %%
 from dataclasses import replace

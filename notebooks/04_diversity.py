@@ -30,30 +30,36 @@
 # ER; being *less hurt by the shift than your ID accuracy predicts* is.
 
 # %% tags=["parameters"]
-n_seeds: int = 3  # independent seeds per model (data draw and initialization)
-first_seed: int = 0  # seeds are first_seed, ..., first_seed + n_seeds - 1 (choose fresh ones to check a result)
-n_train: int = 4000  # training images per model (the full size)
-n_test: int = 1000  # images per test set
-size_fractions: list[float] = [0.25, 1.0]  # training set sizes, as fractions of n_train (factor i)
-diverse_fractions: list[float] = [0.0, 1.0]  # share of diverse images in the training set (factor ii)
+n_seeds: int = 3  # independent seeds per model (data draw and initialization) {min 2}
+first_seed: int = 0  # seeds are first_seed, ..., first_seed + n_seeds - 1 (choose fresh ones to check a result) {min 0}
+n_train: int = 4000  # training images per model (the full size) {min 1, max 100000}
+n_test: int = 1000  # images per test set {min 1, max 50000}
+size_fractions: list[float] = [0.25, 1.0]  # training set sizes, as fractions of n_train (factor i) {above 0, max 1, non-empty}
+diverse_fractions: list[float] = [0.0, 1.0]  # share of diverse images in the training set (factor ii) {min 0, max 1, non-empty}
 model: str = "tiny-rn"  # open_clip image tower (a registered tiny config, or any open_clip name)
-text_layers: int = 1  # layers of the text tower
-steps: int = 300  # optimizer steps, the same for every model
-batch_size: int = 128  # images (and captions) per step
-lr: float = 1e-3  # Adam learning rate
-log_every: int = 50  # steps between checkpoints of the supervised baseline models
+text_layers: int = 1  # layers of the text tower {min 1}
+steps: int = 300  # optimizer steps, the same for every model {min 1}
+batch_size: int = 128  # images (and captions) per step {min 2}
+lr: float = 1e-3  # Adam learning rate {above 0}
+log_every: int = 50  # steps between checkpoints of the supervised baseline models {min 1}
 real_data: str = ""  # folder of ImageNet-Captions and the ImageNet test sets ("": skip the real-data experiment)
 real_out: str = "runs/imagenet-captions"  # where the real-data experiment keeps checkpoints and accuracies
 real_model: str = "RN50"  # open_clip architecture of the real-data experiment
-real_epochs: int = 32  # epochs over ImageNet-Captions, for CLIP and the supervised model alike
-real_batch_size: int = 256  # images per GPU and step
-real_gpus: int = 0  # GPUs for open_clip_train under torchrun (0: one plain process)
-real_warmup: int = 2000  # learning-rate warm-up steps
-real_workers: int = 8  # DataLoader processes decoding images
+real_epochs: int = 32  # epochs over ImageNet-Captions, for CLIP and the supervised model alike {min 1}
+real_batch_size: int = 256  # images per GPU and step {min 1}
+real_gpus: int = 0  # GPUs for open_clip_train under torchrun (0: one plain process) {min 0}
+real_warmup: int = 2000  # learning-rate warm-up steps {min 0}
+real_workers: int = 8  # DataLoader processes decoding images {min 0}
 real_prompts: str = "openai"  # zero-shot prompts: CLIP's 80 ImageNet templates, or "simple" (7 of them)
 real_diverse_pairs: str = ""  # optional open_clip CSV of diverse web pairs (a YFCC, CC or LAION subset)
 enforce_claims: bool = True  # fail the run when a verdict differs from the text (other runs than the default report only)
 not_reproduced: list[str] = ["a", "b", "c", "d", "e"]  # the claims this run's text reports as not reproduced
+
+# %% tags=["remove-cell"]
+# The values a run gives (the runner, or plain papermill) checked against the cell above.
+from clipbook.book.runner import check_parameters
+
+check_parameters("04_diversity", globals())
 
 # %%
 import matplotlib.pyplot as plt
@@ -69,8 +75,8 @@ from clipbook.training.loop import TrainConfig
 
 plots.set_style()
 world = DiversityWorld(n_train=n_train, n_test=n_test)
-if real_data:  # missing real data fail here, before any compute
-    diversity_real.locate(real_data)
+if real_data:  # missing or malformed real data fail here, before any compute
+    diversity_real.locate(real_data, diverse_pairs=real_diverse_pairs or None)
 
 # %% [markdown]
 # ## An ImageNet and a web in miniature

@@ -1,6 +1,8 @@
 """Runner: parameters are checked before compute, writes are atomic, unchanged runs are cached."""
 
 import json
+import tempfile
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -11,7 +13,7 @@ TOY = '''# %% [markdown]
 # # A toy chapter
 
 # %% tags=["parameters"]
-n: int = 3  # how many
+n: int = 3  # how many {min 1}
 scale: float = 1.0  # a float
 fail: bool = False  # raise in the second cell
 names: list[str] = ["a"]  # a list
@@ -74,7 +76,9 @@ def test_overrides_are_checked_and_coerced(toy):
 def test_run_writes_atomically_keeps_failures_beside_and_caches(toy, tmp_path, capfd):
     out = tmp_path / "out" / "toy.ipynb"
     runner.run(toy, {"n": 2}, output=out, progress=False)
-    assert "Kernel is running over TCP" not in capfd.readouterr().err  # the kernel's own log stays quiet
+    err = capfd.readouterr().err
+    assert "Kernel is running over TCP" not in err  # the kernel's own log stays quiet
+    assert "Unable to parse" not in err  # papermill reads the parameters cell, bounds included
     good = out.read_bytes()
     record = runner.read_record(out)
     assert record["run"]["parameters"]["n"] == 2 and record["run"]["duration_s"] > 0
@@ -106,3 +110,123 @@ def test_cli_list_shows_parameters(capsys):
     assert cli.main(["list"]) == 0
     out = capsys.readouterr().out
     assert "intra-class-contrasting" in out and "n_seeds: int = 5" in out and "smoke" in out
+
+
+def test_a_record_is_written_last_and_vouches_only_for_a_whole_run(toy, tmp_path, monkeypatch):
+    out = tmp_path / "toy.ipynb"
+    runner.run(toy, {"n": 2}, output=out, progress=False)
+    real_replace = runner.os.replace
+
+    def failing_replace(src, dst):
+        if str(dst).endswith(".ipynb"):
+            raise OSError("disk full")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(runner.os, "replace", failing_replace)
+    with pytest.raises(OSError, match="disk full"):
+        runner.run(toy, {"n": 2}, output=out, force=True, progress=False)
+    assert not runner.is_current(toy, out, {"n": 2})  # the next run runs again rather than trust a half-written one
+
+
+@pytest.mark.parametrize("damage", ["record", "notebook"])
+def test_a_damaged_cache_entry_is_a_miss_with_a_warning(toy, tmp_path, damage):
+    out = tmp_path / "toy.ipynb"
+    runner.run(toy, {"n": 2}, output=out, progress=False)
+    (runner.results_path(out) if damage == "record" else out).write_text('{"cells": [')  # truncated
+    with pytest.warns(UserWarning, match="damaged run"):
+        assert not runner.is_current(toy, out, {"n": 2})
+    with pytest.warns(UserWarning):
+        runner.run(toy, {"n": 2}, output=out, progress=False)
+    assert runner.read_record(out)["run"]["parameters"]["n"] == 2  # run again, whole
+
+
+def test_concurrent_writers_of_one_record_never_collide(tmp_path):
+    import threading
+
+    errors, path = [], tmp_path / "r.json"
+
+    def write(tag):
+        try:
+            for i in range(300):
+                runner._atomic_write_text(path, f"{tag}{i}")
+        except OSError as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=write, args=(t,)) for t in "ab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and path.read_text() in {"a299", "b299"}
+    assert not list(tmp_path.glob(".r.json.*"))  # no temporary file left behind
+
+
+@pytest.mark.parametrize("output, message", [("out.py", "must be a .ipynb file"), ("folder.ipynb/", "must be a .ipynb"),
+                                             ("file.txt/out.ipynb", "cannot create the output folder")])
+def test_a_bad_output_path_is_refused_before_any_compute(toy, tmp_path, output, message):
+    (tmp_path / "folder.ipynb").mkdir()
+    (tmp_path / "file.txt").write_text("")
+    with pytest.raises(runner.ParameterError, match=message):
+        runner.run(toy, {"n": 2}, output=tmp_path / output, progress=False)
+
+
+def test_a_chapter_source_is_never_an_output(toy):
+    with pytest.raises(runner.ParameterError, match="source folder"):
+        runner.check_output(toy.source.with_suffix(".ipynb"))
+    with pytest.raises(runner.ParameterError, match="must be a .ipynb"):
+        runner.check_output(toy.source)
+
+
+def test_a_cached_run_says_so(toy, tmp_path, capsys):
+    out = tmp_path / "toy.ipynb"
+    runner.run(toy, {"n": 2}, output=out, progress=False)
+    capsys.readouterr()
+    runner.run(toy, {"n": 2}, output=out, progress=True)
+    assert "taken from the cache" in capsys.readouterr().out
+
+
+def test_sigterm_discards_the_unfinished_run_in_one_line(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "ch1.ipynb"
+    connection_files = _connection_files()
+    proc = subprocess.Popen([sys.executable, "-m", "clipbook", "run", "1", "--profile", "smoke", "-o", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=runner.ROOT)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".01_intra_class_contrasting-*")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(3)  # the kernel is up and running cells
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=120)[1]
+    assert proc.returncode == 130, err[-2000:]
+    assert "interrupted: the unfinished run was discarded" in err and "Traceback" not in err, err[-2000:]
+    assert not out.exists() and not list(tmp_path.glob(".01_intra_class_contrasting-*"))
+    assert _connection_files() <= connection_files  # the kernel's connection file is gone too
+
+
+def _connection_files() -> set:
+    """Kernel connection files wherever a kernel manager may write them."""
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    return {*Path(jupyter_runtime_dir()).glob("kernel-*.json"), *Path(tempfile.gettempdir()).glob("tmp*.json")}
+
+
+def test_plain_papermill_stops_at_the_check_cell(tmp_path):
+    import papermill
+
+    source = tmp_path / "ch1.ipynb"
+    nbformat.write(runner.find_chapter("1").notebook, source)
+    with pytest.raises(papermill.PapermillExecutionError, match=r"unknown parameter\(s\) nseeds"):
+        papermill.execute_notebook(source, tmp_path / "out.ipynb", parameters={"nseeds": 3}, kernel_name="python3",
+                                   progress_bar=False, cwd=str(tmp_path))
+
+
+def test_the_cache_key_covers_the_code_a_chapter_can_import():
+    """A change to a module the chapter runs reruns it; a comment in the bench or the site does not."""
+    files = {p.relative_to(runner.PACKAGE_DIR).as_posix() for p in runner.chapter_code(runner.find_chapter("1"))}
+    assert {"experiments/intra_class.py", "learners/linear.py", "training/loop.py", "data/latent.py",
+            "book/claims.py", "models/configs/tiny-rn-bpe.json"} <= files
+    assert not {"book/bench.py", "book/cli.py", "book/site.py", "experiments/diversity.py"} & files

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 
-import yaml
-
 from clipbook.book import runner
-
-
-def _parse_pairs(pairs: list[list[str]]) -> dict:
-    """``-p NAME VALUE`` pairs; values are YAML (3 -> int, 1.5 -> float, true -> bool, [1, 2] -> list)."""
-    return {name: yaml.safe_load(value) for name, value in pairs}
+from clipbook.book.parameters import parse_pairs
 
 
 def cmd_list(args) -> int:
@@ -37,7 +32,7 @@ def _report(chapter: runner.Chapter, out: Path) -> None:
 
 def cmd_run(args) -> int:
     chapter = runner.find_chapter(args.chapter)
-    out = runner.run(chapter, _parse_pairs(args.parameter), profile=args.profile, files=[Path(f) for f in args.file],
+    out = runner.run(chapter, parse_pairs(args.parameter, chapter.parameters), profile=args.profile, files=[Path(f) for f in args.file],
                      output=args.output, force=args.force)
     _report(chapter, out)
     return 0
@@ -63,9 +58,20 @@ def cmd_book(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from clipbook.book.bench import bench
+    from clipbook.book.bench import FIGURES, bench
 
-    print(json.dumps(bench(), indent=2))
+    if args.only is not None and args.only not in FIGURES:
+        raise runner.ParameterError(f"no figure {args.only!r}; figures: {', '.join(FIGURES)}")
+    print(json.dumps(bench(args.only), indent=2))
+    return 0
+
+
+def cmd_gpu_check(args) -> int:
+    from clipbook.book.gpu_check import gpu_check
+
+    report = gpu_check()
+    if report is not None:
+        print(json.dumps(report, indent=2))
     return 0
 
 
@@ -73,7 +79,15 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="clipbook", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="chapters with their parameters and profiles").set_defaults(func=cmd_list)
-    run = sub.add_parser("run", help="execute one chapter with parameters")
+    run = sub.add_parser(
+        "run", help="execute one chapter with parameters", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Execute one chapter. Values given with -p are YAML: numbers are numbers (3, 1.5, 1e-3), "
+                    "true/false are booleans, [1, 2] is a list; a str parameter takes the text as typed.",
+        epilog="examples:\n"
+               "  python -m clipbook run intra-class-contrasting -p n_seeds 3 -p p_spurious_test 0.0\n"
+               "  python -m clipbook run 1 --profile smoke -p first_seed 1000\n"
+               "  python -m clipbook run 4 -p lr 1e-3 -p diverse_fractions '[0.0, 0.5, 1.0]' -o /tmp/ch4.ipynb\n"
+               "  python -m clipbook run 2 -f my_parameters.yaml")
     run.add_argument("chapter", help="slug, number or file of the chapter")
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     run.add_argument("--profile", help="named parameter set: smoke, paper (notebooks/profiles/)")
@@ -85,14 +99,28 @@ def parser() -> argparse.ArgumentParser:
     book.add_argument("--force", action="store_true", help="rerun every chapter")
     book.add_argument("--no-build", action="store_true", help="only run the chapters")
     book.set_defaults(func=cmd_book)
-    sub.add_parser("bench", help="performance figures as JSON").set_defaults(func=cmd_bench)
+    bench = sub.add_parser("bench", help="performance figures as JSON")
+    bench.add_argument("--only", metavar="NAME", help="one figure: renderer, batched_linear_trainer, "
+                                                      "trainer_vs_open_clip_train or chapter_run_time_s")
+    bench.set_defaults(func=cmd_bench)
+    sub.add_parser("gpu-check", help="the CUDA / bf16 path on a GPU, as a short JSON report (skips without one)"
+                   ).set_defaults(func=cmd_gpu_check)
     return top
+
+
+def _interrupt(signum, frame) -> None:
+    """SIGTERM ends a run the way Ctrl-C does: through the runner's clean-up."""
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         return args.func(args)
     except (runner.ParameterError, runner.RunFailed) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2 if isinstance(err, runner.ParameterError) else 1
+    except KeyboardInterrupt:
+        print("interrupted: the unfinished run was discarded; every finished notebook is untouched", file=sys.stderr)
+        return 130

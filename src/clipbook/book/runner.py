@@ -1,10 +1,10 @@
 """Execute chapters: Jupytext source -> validated parameters -> papermill -> executed notebook.
 
-A chapter's typed ``parameters`` cell is its interface: a run's parameters are checked against
-it (names and types) before any compute. The executed notebook is written atomically: a
+A chapter's typed ``parameters`` cell is its interface (:mod:`clipbook.book.parameters`): a
+run's parameters are checked against it (names, types and bounds) before any compute. The executed notebook is written atomically: a
 failed run never replaces a good notebook and is kept beside it as ``<stem>.failed.ipynb``.
 Each run records its parameters, duration and cache key; ``book`` reruns only chapters whose
-source, parameters or library changed.
+source, parameters or library code (the modules the chapter can import) changed.
 """
 
 from __future__ import annotations
@@ -17,17 +17,19 @@ import re
 import shutil
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import jupytext
 import nbformat
-import yaml
 
 from clipbook.book.claims import RESULTS_ENV
+from clipbook.book.parameters import Parameter, ParameterError, load_parameter_file, parse_parameters
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the clipbook package: its code is in every cache key
 ROOT = Path(os.environ.get("CLIPBOOK_ROOT") or PACKAGE_DIR.parents[1])
@@ -36,60 +38,17 @@ BOOK = ROOT / "book"
 CHAPTERS_OUT = BOOK / "chapters"
 RUNS_OUT = ROOT / "runs"
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
-_TYPES: dict[str, type] = {"int": int, "float": float, "bool": bool, "str": str}
 ENFORCE = "enforce_claims"
 """The parameter that makes a run fail when a verdict differs from what the chapter's text reports."""
-KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
-"""The kernel's own log (its "running over TCP without encryption" notice) is not the reader's business."""
-
-
-class ParameterError(ValueError):
-    """Unknown parameter, wrong type, or bad profile: raised before any compute."""
+_KERNEL_NAMES = {"In", "Out"}
+"""Data IPython puts in a kernel's namespace before the first cell runs (besides functions and modules)."""
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
+"""The kernel process's own log (its TCP notice; its shutdown errors when a run is interrupted) is not the
+reader's business: what the cells print reaches the notebook, not this log."""
 
 
 class RunFailed(RuntimeError):
     """A cell raised; the partial notebook is kept beside the good one."""
-
-
-@dataclass(frozen=True)
-class Parameter:
-    name: str
-    type: str  # "int", "float", "bool", "str" or "list[...]" of those
-    default: Any
-    help: str
-
-    def check(self, value: Any) -> Any:
-        """The value, coerced int -> float where a float is declared; ParameterError otherwise."""
-        inner = re.fullmatch(r"list\[(\w+)\]", self.type)
-        if inner:
-            if not isinstance(value, (list, tuple)):
-                raise ParameterError(f"{self.name} must be a list of {inner.group(1)}, got {value!r}")
-            item = Parameter(self.name, inner.group(1), None, "")
-            return [item.check(v) for v in value]
-        expected = _TYPES[self.type]
-        if expected is float and isinstance(value, int) and not isinstance(value, bool):
-            return float(value)
-        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            raise ParameterError(f"{self.name} must be {self.type}, got {value!r} ({type(value).__name__})")
-        return value
-
-    def describe(self) -> str:
-        return f"{self.name}: {self.type} = {self.default!r}" + (f"  # {self.help}" if self.help else "")
-
-
-def parse_parameters(code: str) -> dict[str, Parameter]:
-    """Read ``name: type = default  # help`` lines of a parameters cell."""
-    lines = code.splitlines()
-    params = {}
-    for node in ast.parse(code).body:
-        if not isinstance(node, ast.AnnAssign) or node.value is None:
-            raise ParameterError(f"parameters cell line {node.lineno}: write parameters as `name: type = value`")
-        name, annotation = node.target.id, ast.unparse(node.annotation)
-        if annotation not in _TYPES and not re.fullmatch(r"list\[(int|float|bool|str)\]", annotation):
-            raise ParameterError(f"parameter {name}: unsupported type {annotation}")
-        comment = lines[node.lineno - 1].partition("#")[2].strip()
-        params[name] = Parameter(name, annotation, ast.literal_eval(node.value), comment)
-    return params
 
 
 @dataclass(frozen=True)
@@ -147,16 +106,29 @@ class Chapter:
             if not path.exists():
                 known = ", ".join(["default", *self.profiles()])
                 raise ParameterError(f"no parameter file {path} (profiles of {self.slug}: {known})")
-            merged |= yaml.safe_load(path.read_text()) or {}
+            merged |= load_parameter_file(path)
         merged |= overrides or {}
-        unknown = sorted(set(merged) - set(self.parameters))
-        if unknown:
-            listing = "\n  ".join(p.describe() for p in self.parameters.values())
-            raise ParameterError(f"unknown parameter(s) {', '.join(unknown)} for {self.slug}; valid parameters:\n  {listing}")
+        self.refuse_unknown(merged)
         resolved = {name: self.parameters[name].check(value) for name, value in merged.items()}
         if resolved and ENFORCE in self.parameters and ENFORCE not in resolved:
             resolved[ENFORCE] = False  # only the published default run is held to what its text reports
         return resolved
+
+    def refuse_unknown(self, names) -> None:
+        """ParameterError listing the valid parameters when any of ``names`` is not one."""
+        unknown = sorted(set(names) - set(self.parameters))
+        if unknown:
+            listing = "\n  ".join(p.describe() for p in self.parameters.values())
+            raise ParameterError(f"unknown parameter(s) {', '.join(unknown)} for {self.slug}; valid parameters:\n  {listing}")
+
+    def check_namespace(self, namespace: dict[str, Any]) -> None:
+        """Check, in the chapter's kernel, the parameters as they stand after the parameters cell
+        (and whatever plain papermill injected): unknown names, types and bounds, with the
+        runner's messages; values are coerced in place (``"false"`` -> False, ``"1e-3"`` -> 0.001)."""
+        self.refuse_unknown(name for name, value in namespace.items() if not name.startswith("_")
+                            and name not in _KERNEL_NAMES and not callable(value) and not isinstance(value, ModuleType))
+        for name, parameter in self.parameters.items():
+            namespace[name] = parameter.check(namespace[name])
 
     def default_output(self, overrides: dict[str, Any], profile: str | None) -> Path:
         if not overrides:
@@ -180,21 +152,56 @@ def find_chapter(name: str) -> Chapter:
     raise ParameterError(f"no chapter {name!r}; chapters: {known}")
 
 
-def library_digest() -> str:
-    """Hash of the library's code and resources: a change reruns every chapter."""
-    h = hashlib.sha256()
-    for path in sorted(PACKAGE_DIR.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts:
-            h.update(str(path.relative_to(PACKAGE_DIR)).encode())
-            h.update(path.read_bytes())
-    return h.hexdigest()
+def check_parameters(stem: str, namespace: dict[str, Any]) -> None:
+    """The first cell after a chapter's parameters: :meth:`Chapter.check_namespace` for the
+    chapter ``stem`` (so that plain papermill runs are checked as the runner's are)."""
+    Chapter(NOTEBOOKS / f"{stem}.py").check_namespace(namespace)
+
+
+def _module_file(module: str) -> Path | None:
+    """The file of a ``clipbook`` module or package, if it is one."""
+    base = PACKAGE_DIR.parent.joinpath(*module.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def _clipbook_imports(source: str) -> set[str]:
+    """Every ``clipbook`` module an import statement in ``source`` may load (``from a import b``
+    may name a submodule), with the packages that hold them."""
+    modules = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "clipbook":
+            modules |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+        elif isinstance(node, ast.Import):
+            modules |= {alias.name for alias in node.names if alias.name.split(".")[0] == "clipbook"}
+    return {".".join(m.split(".")[:i]) for m in modules for i in range(1, m.count(".") + 2)}
+
+
+def chapter_code(chapter: Chapter) -> list[Path]:
+    """The library files a chapter can execute: the ``clipbook`` modules its cells import, followed
+    through every ``clipbook`` import of theirs, and the package's data files (model configs,
+    resources). A change elsewhere (the command line, the site, the bench) reruns no chapter."""
+    seen: set[Path] = set()
+    todo = _clipbook_imports(jupytext.writes(chapter.notebook, fmt="py:percent"))
+    while todo:
+        path = _module_file(todo.pop())
+        if path is not None and path not in seen:
+            seen.add(path)
+            todo |= _clipbook_imports(path.read_text())
+    data = {p for p in PACKAGE_DIR.rglob("*") if p.is_file() and p.suffix not in (".py", ".pyc")}
+    return sorted(seen | data)
 
 
 def cache_key(chapter: Chapter, parameters: dict[str, Any]) -> str:
+    """Chapter source, parameters and the library code it can execute (:func:`chapter_code`)."""
     h = hashlib.sha256()
     h.update(chapter.source.read_bytes())
     h.update(json.dumps(parameters, sort_keys=True).encode())
-    h.update(library_digest().encode())
+    for path in chapter_code(chapter):
+        h.update(str(path.relative_to(PACKAGE_DIR)).encode())
+        h.update(path.read_bytes())
     return h.hexdigest()[:16]
 
 
@@ -204,23 +211,51 @@ def results_path(notebook: Path) -> Path:
 
 
 def read_record(notebook: Path) -> dict | None:
+    """The run record beside ``notebook``; None when there is none, or when it or the notebook
+    cannot be read (an interrupted or damaged run is a cache miss, with a warning)."""
     path = results_path(notebook)
-    return json.loads(path.read_text()) if path.exists() else None
+    if not path.exists() or not notebook.exists():
+        return None
+    try:
+        record = json.loads(path.read_text())
+        nbformat.read(notebook, as_version=4)
+    except (json.JSONDecodeError, nbformat.reader.NotJSONError, UnicodeDecodeError) as err:
+        warnings.warn(f"ignoring the damaged run {notebook} ({type(err).__name__}); it will be run again", stacklevel=2)
+        return None
+    return record
 
 
 def is_current(chapter: Chapter, output: Path, parameters: dict[str, Any]) -> bool:
     record = read_record(output)
-    return output.exists() and record is not None and record.get("run", {}).get("cache_key") == cache_key(chapter, parameters)
+    return record is not None and record.get("run", {}).get("cache_key") == cache_key(chapter, parameters)
+
+
+def check_output(output: Path) -> Path:
+    """Refuse, before any compute, an output that is not an ``.ipynb`` file in a writable folder,
+    or that would overwrite a chapter's source."""
+    output = Path(output)
+    if output.suffix != ".ipynb" or output.is_dir():
+        raise ParameterError(f"the output must be a .ipynb file, got {output}")
+    if output.resolve().parent == NOTEBOOKS.resolve():
+        raise ParameterError(f"{output} is in the chapters' source folder {NOTEBOOKS}: write outputs elsewhere")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ParameterError(f"cannot create the output folder {output.parent}: {err.strerror}") from None
+    if not os.access(output.parent, os.W_OK):
+        raise ParameterError(f"the output folder {output.parent} is not writable")
+    return output
 
 
 def run(chapter: Chapter, overrides: dict[str, Any] | None = None, *, profile: str | None = None,
         files: list[Path] = (), output: Path | None = None, force: bool = False, progress: bool = True) -> Path:
     """Execute a chapter with validated parameters; returns the executed notebook's path."""
     parameters = chapter.resolve(overrides, profile, files)
-    output = Path(output) if output else chapter.default_output(parameters, profile)
+    output = check_output(output or chapter.default_output(parameters, profile))
     if not force and is_current(chapter, output, parameters):
+        if progress:
+            print(f"{chapter.slug}: unchanged since its last run, taken from the cache (--force runs it again)")
         return output
-    output.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{chapter.stem}-", dir=output.parent))
     try:
         duration, record = _execute(chapter, parameters, work, output, progress)
@@ -231,8 +266,9 @@ def run(chapter: Chapter, overrides: dict[str, Any] | None = None, *, profile: s
             "duration_s": round(duration, 1), "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "cache_key": cache_key(chapter, parameters),
         }
-        _atomic_write_text(results_path(output), json.dumps(record, indent=2))
+        results_path(output).unlink(missing_ok=True)  # the old record goes first: no moment where it vouches for a new notebook
         os.replace(work / "executed.ipynb", output)  # same folder: atomic
+        _atomic_write_text(results_path(output), json.dumps(record, indent=2))  # last: a record means a whole run
         output.with_suffix(".failed.ipynb").unlink(missing_ok=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -240,8 +276,13 @@ def run(chapter: Chapter, overrides: dict[str, Any] | None = None, *, profile: s
 
 
 def _execute(chapter: Chapter, parameters: dict[str, Any], work: Path, output: Path, progress: bool) -> tuple[float, dict]:
-    """Run papermill in ``work``; on a failing cell keep the partial notebook beside ``output``."""
+    """Run papermill in ``work``; on a failing cell keep the partial notebook beside ``output``.
+
+    The kernel is the runner's own, so that it is shut down and its connection file removed
+    however the run ends (a failing cell, Ctrl-C, SIGTERM)."""
     import papermill
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
 
     source, executed, results = work / "source.ipynb", work / "executed.ipynb", work / "results.json"
     nbformat.write(chapter.notebook, source)
@@ -249,8 +290,9 @@ def _execute(chapter: Chapter, parameters: dict[str, Any], work: Path, output: P
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     started = time.perf_counter()
+    kernel = AsyncKernelManager(kernel_name="python3")
     try:
-        papermill.execute_notebook(source, executed, parameters=parameters, kernel_name="python3",
+        papermill.execute_notebook(source, executed, parameters=parameters, kernel_name="python3", km=kernel,
                                    cwd=str(ROOT), progress_bar=progress, extra_arguments=KERNEL_ARGUMENTS)
     except papermill.PapermillExecutionError as err:
         failed = output.with_suffix(".failed.ipynb")
@@ -260,6 +302,9 @@ def _execute(chapter: Chapter, parameters: dict[str, Any], work: Path, output: P
         raise RunFailed(f"{chapter.slug} failed in cell {err.exec_count}: {err.ename}: {err.evalue}\n"
                         f"the failed notebook is kept at {failed}; {output} is untouched") from None
     finally:
+        if kernel.has_kernel:
+            run_sync(kernel.shutdown_kernel)(now=True)
+        kernel.cleanup_connection_file()
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
@@ -270,6 +315,7 @@ def _execute(chapter: Chapter, parameters: dict[str, Any], work: Path, output: P
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    """Write through a temporary file of a unique name, so that concurrent writers never collide."""
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False) as tmp:
+        tmp.write(text)
+    os.replace(tmp.name, path)
