@@ -32,8 +32,8 @@ def _report(chapter: runner.Chapter, out: Path) -> None:
 
 def cmd_run(args) -> int:
     chapter = runner.find_chapter(args.chapter)
-    out = runner.run(chapter, parse_pairs(args.parameter, chapter.parameters), profile=args.profile, files=[Path(f) for f in args.file],
-                     output=args.output, force=args.force)
+    out = runner.run(chapter, parse_pairs(args.parameter, chapter.parameters), profile=args.profile,
+                     files=[Path(f) for f in args.file], output=args.output, force=args.force)
     _report(chapter, out)
     return 0
 

@@ -1,8 +1,9 @@
 """Execute chapters: Jupytext source -> validated parameters -> papermill -> executed notebook.
 
 A chapter's typed ``parameters`` cell is its interface (:mod:`clipbook.book.parameters`): a
-run's parameters are checked against it (names, types and bounds) before any compute. The executed notebook is written atomically: a
-failed run never replaces a good notebook and is kept beside it as ``<stem>.failed.ipynb``.
+run's parameters are checked against it (names, types and bounds) before any compute. The
+executed notebook is written atomically: a failed run never replaces a good notebook and is kept
+beside it as ``<stem>.failed.ipynb``.
 Each run records its parameters, duration and cache key; ``book`` reruns only chapters whose
 source, parameters or library code (the modules the chapter can import) changed.
 """
@@ -31,7 +32,7 @@ import nbformat
 from clipbook.book.claims import RESULTS_ENV
 from clipbook.book.parameters import Parameter, ParameterError, load_parameter_file, parse_parameters
 
-PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the clipbook package: its code is in every cache key
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the clipbook package
 ROOT = Path(os.environ.get("CLIPBOOK_ROOT") or PACKAGE_DIR.parents[1])
 NOTEBOOKS = ROOT / "notebooks"
 BOOK = ROOT / "book"
@@ -266,7 +267,8 @@ def run(chapter: Chapter, overrides: dict[str, Any] | None = None, *, profile: s
             "duration_s": round(duration, 1), "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "cache_key": cache_key(chapter, parameters),
         }
-        results_path(output).unlink(missing_ok=True)  # the old record goes first: no moment where it vouches for a new notebook
+        # the old record goes first, so that it never vouches for the new notebook
+        results_path(output).unlink(missing_ok=True)
         os.replace(work / "executed.ipynb", output)  # same folder: atomic
         _atomic_write_text(results_path(output), json.dumps(record, indent=2))  # last: a record means a whole run
         output.with_suffix(".failed.ipynb").unlink(missing_ok=True)
