@@ -253,17 +253,17 @@ claims.add("a", "With negative pairs the condition number first grows while posi
            f"CLIP's loss: CI of log10(peak / start) above 1, and CI of the final condition number below "
            f"2 x the theory's balanced value = {tolerance:.2f}",
            f"log10(peak / start) {stats['rise']}; final {stats['clip_final']}",
-           stats["rise"].lo >= 1 and stats["clip_final"].hi <= tolerance)
+           stats["rise"].lo >= 1 and stats["clip_final"].hi <= tolerance, evidence=[stats["rise"], stats["clip_final"]])
 claims.add("b", "Without negative pairs the representation does not balance: its condition number stays huge.",
            source, "CI of log10(final without negatives / final with CLIP's loss), paired by seed, above 2",
-           f"log10 ratio {stats['collapse']}", stats["collapse"].lo >= 2)
+           f"log10 ratio {stats['collapse']}", stats["collapse"].lo >= 2, evidence=[stats["collapse"]])
 
 # %%
 claims.add("c", "The final condition number decreases monotonically as the weight of the negatives grows.",
            "this book: a dose-response over neg_weight, extending Ren & Li 2023 (negatives reduce the condition number)",
            "Spearman rho(neg_weight, final condition number) per seed over the sweep: mean at most -0.8 "
            "and CI below 0", f"rho {stats['trend']}", stats["trend"].mean <= -0.8 and stats["trend"].hi < 0,
-           origin="book")
+           origin="book", evidence=[stats["trend"]])
 
 # %% tags=["nbval-check-output"]
 claims.finish(enforce=enforce_claims, not_reproduced=not_reproduced)[["claim of", "measured", "verdict"]]

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from clipbook.book.claims import RESULTS_ENV, ClaimSet, ClaimsNotAsReported
+from clipbook.evaluate.stats import mean_ci
 
 
 def _claims(*reproduced: bool) -> ClaimSet:
@@ -64,3 +65,18 @@ def test_claim_ids_are_unique():
     claims = _claims(True)
     with pytest.raises(ValueError, match="twice"):
         claims.add("a", "again", "", "", "", True)
+
+
+def test_a_claim_on_statistics_that_are_not_numbers_is_undecided_and_fails_an_enforced_run(results_file):
+    """One seed gives a NaN interval, and every comparison with NaN is False: without this, such a
+    claim would come out "not reproduced", just what a chapter may report, and pass."""
+    claims = ClaimSet("demo")
+    one_seed = mean_ci([0.2])
+    claims.add("a", "X beats Y.", "Paper", "CI above 0", f"{one_seed}", one_seed.lo > 0, evidence=[one_seed])
+    claims.add("b", "Y is small.", "Paper", "value below 1", "nan", float("nan") < 1, evidence=[float("nan")])
+    claims.add("c", "Z.", "Paper", "CI above 0", "ok", True, evidence=[mean_ci([0.1, 0.3]), 0.5])
+    assert [c.verdict for c in claims.claims] == ["undecided", "undecided", "reproduced"]
+    with pytest.raises(ClaimsNotAsReported, match="a: undecided .* not numbers at this budget"):
+        claims.finish(not_reproduced=["a", "b"])
+    assert claims.finish(enforce=False).loc["a", "verdict"] == "undecided"
+    assert json.loads(results_file.read_text())["claims"][0]["reproduced"] is None

@@ -230,3 +230,25 @@ def test_the_cache_key_covers_the_code_a_chapter_can_import():
     assert {"experiments/intra_class.py", "learners/linear.py", "training/loop.py", "data/latent.py",
             "book/claims.py", "models/configs/tiny-rn-bpe.json"} <= files
     assert not {"book/bench.py", "book/cli.py", "book/site.py", "experiments/diversity.py"} & files
+
+
+def test_every_input_of_a_run_is_in_its_cache_key(toy, tmp_path, monkeypatch):
+    key = runner.cache_key(toy, {"n": 2})
+    assert runner.cache_key(toy, {"n": 2}) == key  # deterministic
+    assert runner.cache_key(toy, {"n": 3}) != key  # parameters
+    library = tmp_path / "module.py"
+    library.write_text("x = 1\n")
+    monkeypatch.setattr(runner, "chapter_code", lambda chapter: [library])
+    monkeypatch.setattr(runner, "PACKAGE_DIR", tmp_path)
+    key = runner.cache_key(toy, {"n": 2})
+    library.write_text("x = 2\n")
+    assert runner.cache_key(toy, {"n": 2}) != key  # library code the chapter imports
+    key = runner.cache_key(toy, {"n": 2})
+    toy.source.write_text(toy.source.read_text() + "\n# an edit\n")
+    assert runner.cache_key(toy, {"n": 2}) != key  # the chapter's source
+    key = runner.cache_key(toy, {"n": 2})
+    monkeypatch.setattr(runner.metadata, "version", lambda package: "9.9" if package == "torch" else "1.0")
+    assert runner.cache_key(toy, {"n": 2}) != key  # dependency versions
+    key = runner.cache_key(toy, {"n": 2})
+    monkeypatch.setenv("CLIPBOOK_DEVICE", "cpu")
+    assert runner.cache_key(toy, {"n": 2}) != key  # the device asked for

@@ -2,7 +2,8 @@
 
 A claim carries its statement, what it rests on (a section of the paper, its abstract, or this
 book's own extension of the paper), the decision rule (written before the experiment is run,
-from the claim), the measured statistic and the verdict. ``ClaimSet.finish`` shows the
+from the claim), the measured statistic and the verdict: reproduced, not reproduced, or
+undecided when a statistic the rule reads is not a number (too few seeds, a NaN). ``ClaimSet.finish`` shows the
 "claim vs. reproduced" table and writes it to a JSON file for the book's Results page.
 
 What the chapter's *prose* says about the verdicts is a statement about one run (the default
@@ -15,6 +16,7 @@ moving its threshold; other profiles (``smoke``, ``paper``) report verdicts with
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,10 +25,18 @@ from typing import Literal, Sequence
 import pandas as pd
 
 from clipbook.device import describe_environment
+from clipbook.evaluate.stats import Interval
 
 RESULTS_ENV = "CLIPBOOK_RESULTS"
 Origin = Literal["paper", "book"]
 ORIGIN_LABELS = {"paper": "the paper", "book": "this book"}
+
+
+def _decidable(statistic: Interval | float) -> bool:
+    """A number, or a confidence interval over at least two values with finite bounds."""
+    if isinstance(statistic, Interval):
+        return statistic.n >= 2 and all(math.isfinite(v) for v in (statistic.mean, statistic.lo, statistic.hi))
+    return math.isfinite(float(statistic))
 
 
 class ClaimsNotAsReported(AssertionError):
@@ -40,12 +50,12 @@ class Claim:
     source: str  # what it rests on: a section of the paper, its abstract, or "this book"
     test: str  # the decision rule
     measured: str  # the statistic, with its confidence interval
-    reproduced: bool
+    reproduced: bool | None  # None: undecided (the statistics it rests on are not numbers)
     origin: Origin = "paper"  # "book": this book's extension of the paper, not the paper's claim
 
     @property
     def verdict(self) -> str:
-        return "reproduced" if self.reproduced else "not reproduced"
+        return {True: "reproduced", False: "not reproduced", None: "undecided"}[self.reproduced]
 
 
 @dataclass
@@ -54,12 +64,16 @@ class ClaimSet:
     claims: list[Claim] = field(default_factory=list)
 
     def add(self, id: str, statement: str, source: str, test: str, measured: str, reproduced: bool,
-            *, origin: Origin = "paper") -> None:
+            *, origin: Origin = "paper", evidence: Sequence[Interval | float] = ()) -> None:
+        """State a claim and its verdict. ``evidence`` lists the statistics the rule read: if any
+        is not a number (an interval over fewer than two seeds, a NaN), the claim is undecided
+        whatever ``reproduced`` says, since every comparison with NaN is False."""
         if any(c.id == id for c in self.claims):
             raise ValueError(f"claim {id!r} is stated twice")
         if origin not in ORIGIN_LABELS:
             raise ValueError(f"origin must be one of {tuple(ORIGIN_LABELS)}, got {origin!r}")
-        self.claims.append(Claim(id, statement, source, test, measured, bool(reproduced), origin))
+        decided = all(_decidable(e) for e in evidence)
+        self.claims.append(Claim(id, statement, source, test, measured, bool(reproduced) if decided else None, origin))
 
     def table(self) -> pd.DataFrame:
         return pd.DataFrame(
@@ -87,10 +101,11 @@ class ClaimSet:
                   "claims": [asdict(c) | {"verdict": c.verdict, "expected": expected[c.id]} for c in self.claims],
                   "environment": describe_environment()}
         path.write_text(json.dumps(record, indent=2))
-        surprises = [c for c in self.claims if c.reproduced != expected[c.id]]
+        surprises = [c for c in self.claims if c.reproduced is not expected[c.id]]  # undecided is always one
         if enforce and surprises:
             lines = [f"  {c.id}: {c.verdict} (the chapter reports it as "
                      f"{'reproduced' if expected[c.id] else 'not reproduced'}); measured {c.measured}"
+                     + ("; its statistics are not numbers at this budget (more seeds?)" if c.reproduced is None else "")
                      for c in surprises]
             raise ClaimsNotAsReported(f"{self.chapter}: verdicts differ from the text:\n" + "\n".join(lines))
         return self.table()

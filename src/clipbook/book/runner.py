@@ -22,6 +22,7 @@ import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cached_property
+from importlib import metadata
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -195,11 +196,28 @@ def chapter_code(chapter: Chapter) -> list[Path]:
     return sorted(seen | data)
 
 
+KEY_DEPENDENCIES = ("torch", "open_clip_torch", "numpy", "scipy", "scikit-learn", "pandas", "matplotlib", "seaborn")
+"""The packages whose versions can change a chapter's numbers or figures."""
+
+
+def environment_key() -> dict[str, str | None]:
+    """The versions of :data:`KEY_DEPENDENCIES` and the device a reader asked for (``CLIPBOOK_DEVICE``)."""
+    def version(package: str) -> str | None:
+        try:
+            return metadata.version(package)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {p: version(p) for p in KEY_DEPENDENCIES} | {"CLIPBOOK_DEVICE": os.environ.get("CLIPBOOK_DEVICE")}
+
+
 def cache_key(chapter: Chapter, parameters: dict[str, Any]) -> str:
-    """Chapter source, parameters and the library code it can execute (:func:`chapter_code`)."""
+    """Chapter source, parameters, the library code it can execute (:func:`chapter_code`) and the
+    versions it runs on (:func:`environment_key`)."""
     h = hashlib.sha256()
     h.update(chapter.source.read_bytes())
     h.update(json.dumps(parameters, sort_keys=True).encode())
+    h.update(json.dumps(environment_key(), sort_keys=True).encode())
     for path in chapter_code(chapter):
         h.update(str(path.relative_to(PACKAGE_DIR)).encode())
         h.update(path.read_bytes())

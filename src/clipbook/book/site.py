@@ -37,7 +37,7 @@ def results_page(records: list[dict]) -> str:
     claims = [c for r in records for c in r["claims"]]
     for origin, whose in (("paper", "the papers' claims"), ("book", "this book's own claims")):
         mine = [c for c in claims if c["origin"] == origin]
-        parts.append(f"- {whose}: **{sum(c['reproduced'] for c in mine)} of {len(mine)}** reproduced")
+        parts.append(f"- {whose}: **{sum(c['reproduced'] is True for c in mine)} of {len(mine)}** reproduced")
     parts.append(f"\nacross {len(records)} chapter(s). A claim of *this book* extends its paper (a control, a "
                  "finer dose-response, a prediction the paper does not make): its verdict is not the paper's.\n")
     for r in records:
