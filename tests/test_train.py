@@ -95,3 +95,22 @@ def test_resuming_from_a_checkpoint_reproduces_an_uninterrupted_run(tmp_path):
 def test_unknown_optimizer_is_a_clear_error():
     with pytest.raises(ValueError, match="optimizer"):
         _clip_fit(torch.randn(1, 8, 3), torch.randn(1, 8, 3), TrainConfig(steps=1, optimizer="lbfgs"))
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_one_step_moves_each_stacked_model_by_its_own_gradient(optimizer):
+    """Worked out by hand: loss_m = mean_i (w_m . x_i)^2 has gradient mean_i 2 (w_m . x_i) x_i.
+    SGD moves each model by -lr times it; Adam's first step by -lr times its sign. A loop that
+    skipped the step, or averaged the models' losses instead of summing them (which divides each
+    gradient by M), fails here."""
+    w = torch.tensor([[1.0, 2.0], [3.0, -1.0]])  # two models, two weights each
+    x = torch.tensor([[1.0, 0.0], [0.5, 1.0], [-1.0, 2.0]])
+
+    def loss_fn(p, idx):
+        return ((p["w"][:, None, :] * x[idx]).sum(-1) ** 2).mean(-1)
+
+    config = TrainConfig(steps=1, batch_size=len(x), lr=0.1, optimizer=optimizer)
+    trained = train({"w": w}, loss_fn, len(x), config, device=CPU).params["w"]
+    gradient = torch.stack([(2 * (x @ w_m)[:, None] * x).mean(0) for w_m in w])
+    step = gradient if optimizer == "sgd" else gradient.sign()
+    torch.testing.assert_close(trained, w - 0.1 * step, atol=1e-6, rtol=0)
