@@ -158,6 +158,7 @@ def test_concurrent_writers_of_one_record_never_collide(tmp_path):
     for t in threads:
         t.join()
     assert not errors and path.read_text() in {"a299", "b299"}
+    assert path.stat().st_mode & 0o644 == 0o644  # readable like any file the user writes, not 0600
     assert not list(tmp_path.glob(".r.json.*"))  # no temporary file left behind
 
 

@@ -49,6 +49,10 @@ KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
 reader's business: what the cells print reaches the notebook, not this log."""
 
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)  # read once: the process's umask, for files written through temporary names
+
+
 class RunFailed(RuntimeError):
     """A cell raised; the partial notebook is kept beside the good one."""
 
@@ -338,4 +342,5 @@ def _atomic_write_text(path: Path, text: str) -> None:
     """Write through a temporary file of a unique name, so that concurrent writers never collide."""
     with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False) as tmp:
         tmp.write(text)
+    os.chmod(tmp.name, 0o666 & ~_UMASK)  # a temporary file is private (0600); the record is not
     os.replace(tmp.name, path)
