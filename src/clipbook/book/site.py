@@ -35,11 +35,12 @@ def results_page(records: list[dict]) -> str:
              "the claim before the experiment ran, and reports the verdict. This page gathers those "
              "tables from the executed chapters; a claim that did not reproduce is listed as such.\n"]
     claims = [c for r in records for c in r["claims"]]
+    parts.append(f"Across {len(records)} chapter(s):\n")
     for origin, whose in (("paper", "the papers' claims"), ("book", "this book's own claims")):
         mine = [c for c in claims if c["origin"] == origin]
         parts.append(f"- {whose}: **{sum(c['reproduced'] is True for c in mine)} of {len(mine)}** reproduced")
-    parts.append(f"\nacross {len(records)} chapter(s). A claim of *this book* extends its paper (a control, a "
-                 "finer dose-response, a prediction the paper does not make): its verdict is not the paper's.\n")
+    parts.append("\nA claim of *this book* extends its paper (a control, a finer dose-response, a prediction "
+                 "the paper does not make): its verdict is not the paper's.\n")
     for r in records:
         parts.append(f"## Chapter {r['number']}: {r['run']['title']}\n")
         parts.append(f"Source: [the chapter](chapters/{r['stem']}.ipynb), run at the "
