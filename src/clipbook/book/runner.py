@@ -190,7 +190,7 @@ def chapter_code(chapter: Chapter) -> list[Path]:
     through every ``clipbook`` import of theirs, and the package's data files (model configs,
     resources). A change elsewhere (the command line, the site, the bench) reruns no chapter."""
     seen: set[Path] = set()
-    todo = _clipbook_imports(jupytext.writes(chapter.notebook, fmt="py:percent"))
+    todo = _clipbook_imports(chapter.source.read_text())  # a py:percent source is Python
     while todo:
         path = _module_file(todo.pop())
         if path is not None and path not in seen:
@@ -234,23 +234,31 @@ def results_path(notebook: Path) -> Path:
 
 
 def read_record(notebook: Path) -> dict | None:
-    """The run record beside ``notebook``; None when there is none, or when it or the notebook
-    cannot be read (an interrupted or damaged run is a cache miss, with a warning)."""
+    """The run record beside ``notebook``; None when there is none, or when it cannot be read
+    (a damaged record is ignored, with a warning)."""
     path = results_path(notebook)
     if not path.exists() or not notebook.exists():
         return None
     try:
-        record = json.loads(path.read_text())
-        nbformat.read(notebook, as_version=4)
-    except (json.JSONDecodeError, nbformat.reader.NotJSONError, UnicodeDecodeError) as err:
-        warnings.warn(f"ignoring the damaged run {notebook} ({type(err).__name__}); it will be run again", stacklevel=2)
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        warnings.warn(f"ignoring the damaged run record {path} ({type(err).__name__})", stacklevel=2)
         return None
-    return record
 
 
 def is_current(chapter: Chapter, output: Path, parameters: dict[str, Any]) -> bool:
+    """The run at ``output`` has this chapter's key and a notebook that reads: a damaged or
+    interrupted run is a cache miss (with a warning) and runs again."""
     record = read_record(output)
-    return record is not None and record.get("run", {}).get("cache_key") == cache_key(chapter, parameters)
+    if record is None or record.get("run", {}).get("cache_key") != cache_key(chapter, parameters):
+        return False
+    try:
+        nbformat.read(output, as_version=4)
+    except (nbformat.reader.NotJSONError, UnicodeDecodeError) as err:
+        warnings.warn(f"ignoring the damaged run {output}: its notebook does not read ({type(err).__name__}); "
+                      "it will be run again", stacklevel=2)
+        return False
+    return True
 
 
 def check_output(output: Path) -> Path:
