@@ -26,6 +26,8 @@ SOURCES = {
     "imagenet_r": ("ImageNet-R", "ImageNet-R from github.com/hendrycks/imagenet-r, 200 WordNet-id folders"),
     "imagenet_a": ("ImageNet-A", "ImageNet-A from github.com/hendrycks/natural-adv-examples, 200 WordNet-id folders"),
     "objectnet": ("ObjectNet", "ObjectNet 1.0 from objectnet.dev, the objectnet-1.0 folder with images/ and mappings/"),
+    "imagenet_ao": ("ImageNet-AO", "the ImageNet-AO images of Abbasi et al. (github.com/abbasiReza/CLIP-COoD), one "
+                                   "folder per composition named <attribute>_<object>"),
     "imagenet_captions": ("ImageNet-Captions",
                           "imagenet_captions.json from github.com/mlfoundations/imagenet-captions"),
 }

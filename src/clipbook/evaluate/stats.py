@@ -6,6 +6,7 @@ Every number a claim rests on is reported with a 95% interval over independent s
 
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple, Sequence
 
 import numpy as np
@@ -61,3 +62,27 @@ def paired_difference(df: pd.DataFrame, value: str, column: str, a: str, b: str,
 def spearman_per_group(df: pd.DataFrame, x: str, y: str, group: str = "seed") -> pd.Series:
     """Spearman correlation of ``y`` with ``x`` within each group (e.g. over a sweep, per seed)."""
     return df.groupby(group).apply(lambda g: stats.spearmanr(g[x], g[y]).statistic, include_groups=False)
+
+
+def spearman_ci(x: Sequence[float], y: Sequence[float], confidence: float = 0.95, n_resamples: int = 2000,
+                seed: int = 0) -> Interval:
+    """Spearman's rho of ``y`` with ``x`` and a percentile bootstrap interval over the pairs
+    (resampled together); ``n`` is the number of pairs. Resamples that leave either variable
+    constant have no correlation and are dropped."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(x) != len(y) or len(x) < 3:
+        raise ValueError("spearman_ci needs two equally long samples of at least three values")
+    with warnings.catch_warnings():  # a constant sample has no correlation: NaN, said in the docstring
+        warnings.simplefilter("ignore", stats.ConstantInputWarning)
+        rho = float(stats.spearmanr(x, y).statistic)
+    idx = np.random.default_rng(seed).integers(len(x), size=(n_resamples, len(x)))
+    rx, ry = stats.rankdata(x[idx], axis=1), stats.rankdata(y[idx], axis=1)
+    rx, ry = rx - rx.mean(axis=1, keepdims=True), ry - ry.mean(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        boot = (rx * ry).sum(axis=1) / np.sqrt((rx ** 2).sum(axis=1) * (ry ** 2).sum(axis=1))
+    boot = boot[np.isfinite(boot)]
+    if len(boot) == 0 or not np.isfinite(rho):
+        return Interval(rho, float("nan"), float("nan"), len(x))
+    tail = (1 - confidence) / 2 * 100
+    lo, hi = np.percentile(boot, [tail, 100 - tail])
+    return Interval(rho, float(lo), float(hi), len(x))
