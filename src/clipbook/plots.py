@@ -142,3 +142,18 @@ def effective_robustness(df: pd.DataFrame, baseline: pd.DataFrame, grid: np.ndar
            xlim=(grid[0], grid[-1]), ylim=(grid[0], grid[-1]))
     ax.legend(frameon=False, fontsize="small", loc="upper left")
     return ax
+
+
+def metric_scatter(df: pd.DataFrame, columns: list[str], target: str, hue: str, correlations: pd.DataFrame, *,
+                   palette: dict | None = None, titles: list[str] | None = None) -> plt.Figure:
+    """One panel per metric column: each model's metric against ``target``, coloured by ``hue``,
+    titled with Spearman's rho and its interval (``correlations``: rows with rho, lo, hi in
+    ``columns``' order)."""
+    fig, axes = plt.subplots(1, len(columns), figsize=(2.6 * len(columns), 2.8), sharey=True, squeeze=False)
+    for ax, column, title, r in zip(axes[0], columns, titles or columns, correlations.itertuples()):
+        sns.scatterplot(df, x=column, y=target, hue=hue, ax=ax, s=28, alpha=0.85, palette=palette,
+                        legend=ax is axes[0, -1])
+        ax.set_title(f"{title}\nrho {r.rho:.2f} [{r.lo:.2f}, {r.hi:.2f}]", fontsize="small")
+        ax.set(xlabel=None)
+    axes[0, -1].legend(frameon=False, fontsize="x-small", loc="upper left", bbox_to_anchor=(1, 1))
+    return fig

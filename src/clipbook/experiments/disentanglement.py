@@ -1,0 +1,211 @@
+"""Chapter 5: does disentanglement go with compositional generalization? (Abbasi et al., ECCV 2024)
+
+Families of tiny CLIPs on :class:`~clipbook.data.compositions.CompositionWorld` differ in one
+thing each: how many compositions training covers, how dependent attribute and object are in the
+training pairs, how often captions mention the attributes, and the text tower (learned, or
+frozen additive / entangled). Each model is read out on the compositions it never saw:
+zero-shot accuracy, every disentanglement metric on its image and its text embeddings, and
+embedding arithmetic.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from functools import partial
+from typing import NamedTuple, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy import stats
+from sklearn.ensemble import GradientBoostingClassifier
+
+from clipbook.data.captions import WordTokenizer
+from clipbook.data.compositions import (FACTORS, CompositionWorld, Compositions, caption_nmi, training_pairs,
+                                        unseen_compositions)
+from clipbook.data.shapes import ATTRIBUTES
+from clipbook.device import default_device
+from clipbook.evaluate import compositional
+from clipbook.evaluate.classify import accuracy, image_features
+from clipbook.evaluate.disentanglement import scores, z_diff
+from clipbook.evaluate.stats import Interval, mean_ci, paired_difference, spearman_ci
+from clipbook.evaluate.zero_shot import ensemble_head
+from clipbook.learners.sweeps import Sweep
+from clipbook.models.text_towers import create_frozen_text_clip
+from clipbook.models.towers import create_clip
+from clipbook.progress import progress
+from clipbook.training.loop import TrainConfig
+from clipbook.training.stacked import StackedModels, clip_loss_fn, fit, pixels
+
+TEXT_TOWERS = ("learned", "additive", "entangled")
+PAPER_METRICS = ("z_diff", "informativeness", "dci_completeness", "explicitness", "dcimig")
+"""The metrics Abbasi et al. report (Z-diff, DCI informativeness and completeness, explicitness, DCIMIG)."""
+REFERENCE = "reference"
+
+
+class Setting(NamedTuple):
+    """One model family: a name and what it changes from the reference."""
+
+    family: str
+    text: str
+    coverage: float
+    dependence: float
+    p_mention: float
+
+
+def settings(reference_coverage: float, coverages: Sequence[float], dependences: Sequence[float],
+             p_mentions: Sequence[float], text_towers: Sequence[str]) -> list[Setting]:
+    """The reference (learned text tower, ``reference_coverage``, independent pairs, every
+    attribute in every caption) and one family per other value of each knob, the rest as in the reference."""
+    unknown = set(text_towers) - set(TEXT_TOWERS)
+    if unknown:
+        raise ValueError(f"text towers must be among {TEXT_TOWERS}, got {sorted(unknown)}")
+    ref = Setting(REFERENCE, "learned", reference_coverage, 0.0, 1.0)
+    runs = [ref]
+    runs += [ref._replace(family=f"coverage {c:g}", coverage=c) for c in coverages if c != ref.coverage]
+    runs += [ref._replace(family=f"dependent pairs {d:g}", dependence=d) for d in dependences if d != 0]
+    runs += [ref._replace(family=f"captions {p:g}", p_mention=p) for p in p_mentions if p != 1]
+    runs += [ref._replace(family=f"frozen {t} text", text=t) for t in text_towers if t != "learned"]
+    return runs
+
+
+def pairs_of(data: Compositions) -> list[tuple[str, str]]:
+    """The (attribute, object) words of every image."""
+    return list(zip(*(data.latents[f].map(dict(enumerate(ATTRIBUTES[f]))) for f in FACTORS)))
+
+
+def create_model(setting: Setting, seed: int, world: CompositionWorld, tokenizer: WordTokenizer,
+                 model_name: str = "tiny-vit", vision_layers: int = 1, text_layers: int = 1):
+    """The family's model: an open_clip CLIP, or its image tower with a frozen text tower."""
+    clip = create_clip(model_name, seed=seed, vision_cfg={"layers": vision_layers},
+                       text_cfg={"context_length": world.context_length, "layers": text_layers})
+    if setting.text == "learned":
+        return clip
+    words = world.factor_words()
+    return create_frozen_text_clip(clip.visual, setting.text, tokenizer.words, words["colour"], words["shape"],
+                                   seed=seed)
+
+
+def _tracker(stack: StackedModels, test: Compositions, world: CompositionWorld, prompts: torch.Tensor,
+             unseen: Sequence[tuple[str, str]]):
+    """Checkpoint metrics: zero-shot accuracy on the unseen compositions and the image Z-diff."""
+    x = pixels(test.images.to(stack.device), stack.visual)
+    labels = torch.tensor([list(unseen).index(p) for p in pairs_of(test)])
+    factors = test.factors(world)
+
+    def metrics(params) -> dict[str, torch.Tensor]:
+        image, text, _ = stack.evaluate(params, x, prompts)
+        logits = image @ ensemble_head(text, len(unseen)).transpose(1, 2)
+        zd = [z_diff(codes.float().cpu().numpy(), factors) for codes in image]
+        return {"composition": accuracy(logits, labels), "z_diff": torch.tensor(zd)}
+
+    return metrics
+
+
+def run_model(world: CompositionWorld, setting: Setting, seed: int, config: TrainConfig, *, track: bool = False,
+              dci_trees: int = 10, device: torch.device | None = None, **model_kwargs) -> tuple[dict, pd.DataFrame]:
+    """Train one model of a family and read it out on its unseen compositions: a results row, and
+    (with ``track``) the accuracy and image Z-diff at every logged step."""
+    tokenizer = WordTokenizer(context_length=world.context_length)
+    train = training_pairs(world, setting.coverage, setting.dependence, setting.p_mention, seed)
+    test = unseen_compositions(world, setting.coverage, seed)
+    unseen = sorted(set(world.held_out(setting.coverage, seed)))
+    model = create_model(setting, seed, world, tokenizer, **model_kwargs)
+    stack = StackedModels([model], device or default_device())
+    prompts = tokenizer(compositional.prompt_ensembles(compositional.phrases(unseen)))
+    tracker = _tracker(stack, test, world, prompts.to(stack.device), unseen) if track else None
+    result = fit(stack, clip_loss_fn(stack, train.images, tokenizer(train.captions)), len(train.images),
+                 replace(config, seed=seed), metrics=tracker, desc=setting.family)
+    history = result.history[result.history.metric != "loss"].assign(family=setting.family, seed=seed)
+
+    images = image_features(model, test.images)
+    acc = compositional.composition_accuracy(images, compositional.composition_head(model, tokenizer, unseen),
+                                             unseen, pairs_of(test))
+    text, text_factors = compositional.text_codes(model, tokenizer, unseen)
+    dci_classifier = partial(GradientBoostingClassifier, n_estimators=dci_trees, random_state=seed)
+    source = slice(0, len(test.images))  # as many training images as test images are the arithmetic's sources
+    retrieval = compositional.arithmetic_retrieval(model, tokenizer, image_features(model, train.images[source]),
+                                                   pairs_of(train)[source], unseen)
+    row = {**setting._asdict(), "seed": seed, "caption_nmi": caption_nmi(train.captions), **acc._asdict(),
+           "chance": 1 / len(unseen), "retrieval": retrieval,
+           **{f"image_{k}": v for k, v in scores(images.numpy(), test.factors(world), dci_classifier=dci_classifier,
+                                                  seed=seed).items()},
+           **{f"text_{k}": v for k, v in scores(text.numpy(), text_factors, dci_classifier=dci_classifier,
+                                                 seed=seed).items()}}
+    return row, history
+
+
+def tracked(setting: Setting) -> bool:
+    """The text-tower comparison is followed over training: the reference and the frozen towers."""
+    return setting.family == REFERENCE or setting.text != "learned"
+
+
+def run_sweep(world: CompositionWorld, runs: Sequence[Setting], seeds: Sequence[int], config: TrainConfig,
+              **kwargs) -> Sweep:
+    """Every family at every seed, one model at a time; the same seed draws the same hold-out,
+    scenes and initial image tower in every family."""
+    started = time.perf_counter()
+    rows, histories = [], []
+    for seed in progress(list(seeds), desc="seeds", unit="seed"):
+        for setting in runs:
+            row, history = run_model(world, setting, seed, config, track=tracked(setting), **kwargs)
+            rows.append(row)
+            histories.append(history)
+    return Sweep(pd.DataFrame(rows), time.perf_counter() - started, pd.concat(histories, ignore_index=True))
+
+
+# ---------------------------------------------------------------- claim statistics
+
+def learned_text(results: pd.DataFrame) -> pd.DataFrame:
+    """The CLIPs that learn their text tower (the families that differ in their data)."""
+    return results[results.text == "learned"]
+
+
+def family_differences(results: pd.DataFrame, column: str = "composition") -> tuple[float, float]:
+    """Kruskal-Wallis H and p of ``column`` across the families of ``results``."""
+    groups = [g[column].to_numpy() for _, g in results.groupby("family")]
+    if len(groups) < 2:
+        return float("nan"), float("nan")
+    h, p = stats.kruskal(*groups)
+    return float(h), float(p)
+
+
+def correlations(results: pd.DataFrame, side: str, metrics: Sequence[str], target: str = "composition",
+                 seed: int = 0) -> pd.DataFrame:
+    """Spearman rho of each ``side`` ("image" / "text") metric with ``target`` over the models of
+    ``results``, with a bootstrap 95% interval over models."""
+    rows = []
+    for metric in metrics:
+        ci = spearman_ci(results[f"{side}_{metric}"], results[target], seed=seed)
+        rows.append({"embedding": side, "metric": metric, "rho": ci.mean, "lo": ci.lo, "hi": ci.hi, "models": ci.n})
+    return pd.DataFrame(rows)
+
+
+def positive(table: pd.DataFrame) -> int:
+    """How many correlations of a :func:`correlations` table have their interval above zero."""
+    return int((table.lo > 0).sum())
+
+
+def family_gap(results: pd.DataFrame, column: str, a: str, b: str) -> Interval:
+    """``column`` of family ``a`` minus family ``b``, paired by seed, with its 95% interval."""
+    return paired_difference(results[results.family.isin([a, b])], column, "family", a, b)
+
+
+def rise_over_training(history: pd.DataFrame, family: str, metric: str = "z_diff") -> Interval:
+    """The change of ``metric`` from the first logged step (the untrained model) to the last, per seed."""
+    rows = history[(history.family == family) & (history.metric == metric)]
+    first, last = rows.step.min(), rows.step.max()
+    wide = rows.pivot_table(index="seed", columns="step", values="value")
+    return mean_ci((wide[last] - wide[first]).to_numpy())
+
+
+def metric_gaps(results: pd.DataFrame, side: str, metrics: Sequence[str], a: str, b: str) -> pd.DataFrame:
+    """:func:`family_gap` of each ``side`` metric between families ``a`` and ``b``."""
+    rows = [{"metric": m, **family_gap(results, f"{side}_{m}", a, b)._asdict()} for m in metrics]
+    return pd.DataFrame(rows).rename(columns={"mean": "gap", "n": "seeds"})
+
+
+def interval_text(table: pd.DataFrame, value: str) -> str:
+    """'z_diff 0.41 [0.10, 0.66]; ...' for a table of intervals (a claim's measured column)."""
+    return "; ".join(f"{r.metric} {getattr(r, value):.2f} [{r.lo:.2f}, {r.hi:.2f}]" for r in table.itertuples())
