@@ -1,0 +1,70 @@
+"""Imbalance metrics on confusion matrices and features whose answers are worked out here."""
+
+import numpy as np
+import pytest
+
+from clipbook.evaluate.imbalance import confusion_matrix, equiangularity, frequency_correlations, neural_collapse
+
+
+def test_confusion_matrix_counts_label_prediction_pairs():
+    c = confusion_matrix([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 0, 2], 3)
+    assert c.tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 2]]
+
+
+def test_a_model_biased_towards_frequent_classes_correlates_fully():
+    frequencies = [400, 200, 100, 50]
+    # accuracy 0.9, 0.7, 0.5, 0.3 (falls with rank); errors all go to the head class
+    confusion = np.array([[9, 1, 0, 0], [3, 7, 0, 0], [5, 0, 5, 0], [7, 0, 0, 3]])
+    rho = frequency_correlations(confusion, frequencies)
+    assert rho.accuracy == pytest.approx(1.0)
+    # prediction counts 24, 8, 5, 3 follow the frequencies exactly in rank
+    assert rho.predictions == pytest.approx(1.0)
+
+
+def test_an_unbiased_model_and_a_reversed_one():
+    frequencies = [400, 200, 100, 50]
+    balanced = 10 * np.eye(4)
+    assert np.isnan(frequency_correlations(balanced, frequencies).accuracy)  # constant accuracy: no correlation
+    reversed_ = np.array([[3, 0, 0, 7], [0, 5, 0, 5], [0, 0, 7, 3], [0, 0, 0, 10]])
+    rho = frequency_correlations(reversed_, frequencies)
+    assert rho.accuracy == pytest.approx(-1.0) and rho.predictions == pytest.approx(-1.0)
+
+
+def test_classes_without_test_samples_are_left_out_of_the_accuracy():
+    confusion = np.array([[8, 2, 0], [0, 0, 0], [4, 0, 6]])
+    # accuracies 0.8 (freq 30) and 0.6 (freq 10): rho 1 over the two tested classes
+    assert frequency_correlations(confusion, [30, 20, 10]).accuracy == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        frequency_correlations(np.ones((3, 2)), [1, 2, 3])
+
+
+def _simplex(k: int, d: int) -> np.ndarray:
+    """A simplex equiangular tight frame: ``k`` unit vectors with pairwise cosine -1 / (k - 1)."""
+    e = np.eye(k) - 1 / k
+    frame = e / np.linalg.norm(e, axis=1, keepdims=True)
+    return np.pad(frame, ((0, 0), (0, d - k)))
+
+
+def test_collapsed_features_on_a_simplex_score_zero():
+    means = 3 * _simplex(4, 6)
+    labels = np.repeat(np.arange(4), 5)
+    nc = neural_collapse(means[labels], labels)
+    assert nc.nc1 == pytest.approx(0.0, abs=1e-12) and nc.nc2 == pytest.approx(0.0, abs=1e-12)
+
+
+def test_nc1_is_the_within_over_between_ratio():
+    # two classes on a line: means -1 and +1, each sample +/- s around its mean
+    s = 0.5
+    features = np.array([[-1 - s], [-1 + s], [1 - s], [1 + s]])
+    labels = np.array([0, 0, 1, 1])
+    # Sigma_W = s^2, Sigma_B = 1 (means +/-1 around 0), NC1 = s^2 / 1 / K
+    assert neural_collapse(features, labels).nc1 == pytest.approx(s ** 2 / 2)
+
+
+def test_equiangularity_of_vectors_off_the_simplex():
+    # a degenerate frame: two equal vectors and one opposite (already centred)
+    v = np.array([[1.0, 0.0], [1.0, 0.0], [-2.0, 0.0]])
+    # centred: same; cosines: (1,2)=+1, (1,3)=(2,3)=-1; |cos + 1/2| = 1.5, 0.5, 0.5 -> mean 5/6
+    assert equiangularity(v) == pytest.approx(5 / 6)
+    with pytest.raises(ValueError):
+        equiangularity(np.ones((1, 3)))
