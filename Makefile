@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEPS_STAMP := $(VENV)/.deps-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: setup book test test-fast gpu-check chromium clean
+.PHONY: setup book pdf test test-fast gpu-check chromium tex clean
 
 # Dependencies are (re)installed only when pyproject.toml changes; the project itself is
 # always re-linked (editable, no deps: seconds), so a cached venv follows the checkout.
@@ -25,6 +25,17 @@ chromium:
 
 book: setup
 	$(BIN)/python -m clipbook book
+
+# LaTeX for the PDF (Debian packages, about 190 MB; root installs them, else say how).
+TEX_PACKAGES := texlive-latex-extra texlive-fonts-recommended texlive-xetex latexmk
+tex:
+	@command -v latexmk >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q $(TEX_PACKAGES); \
+	  else echo "Install LaTeX first: sudo apt-get install $(TEX_PACKAGES)" >&2; exit 1; fi; }
+
+# The book as a PDF (_build/latex/why-clip-generalizes.pdf), beside the website.
+pdf: setup tex
+	$(BIN)/python -m clipbook book --pdf
 
 test: setup chromium
 	$(BIN)/python -m pytest

@@ -89,7 +89,7 @@ if imagenet_ao:  # a missing or misnamed folder, or a malformed model name, fail
 # circle.", "a sketch of a red circle.", ...), is the C-OoD accuracy. Attribute and object
 # accuracy read the colour and shape of the predicted composition.
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Top: training images of the reference family (seen compositions). Bottom: test images of the same seed, every one a colour-shape composition that training never showed.", "name": "fig-ch5-samples"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Top: training images of the reference family (seen compositions). Bottom: test images of the same seed, every one a colour-shape composition that training never showed.", "name": "fig-ch5-samples"}, "image": {"alt": "Two rows of ten small rendered shapes: seen colour-shape compositions above, unseen ones below."}}
 sample_train = training_pairs(world, reference_coverage, 0.0, 1.0, first_seed)
 sample_test = unseen_compositions(world, reference_coverage, first_seed)
 plots.image_grid({"seen (train)": sample_train.images, "unseen (test)": sample_test.images}, n=10)
@@ -160,7 +160,7 @@ plots.metric_scatter(results, [f"image_{m}" for m in disentanglement.PAPER_METRI
                      image_rho, palette=palette, titles=list(disentanglement.PAPER_METRICS))
 plt.show()
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "The same for the text embeddings of the unseen compositions' prompts. The frozen towers' text embeddings are fixed by construction: additive is disentangled, entangled is not.", "name": "fig-ch5-text-metrics"}}
+# %% tags=["hide-input"] mystnb={"image": {"alt": "Five scatter plots of text-embedding disentanglement metrics against C-OoD accuracy, one point per model."}, "figure": {"caption": "The same for the text embeddings of the unseen compositions' prompts. The frozen towers' text embeddings are fixed by construction: additive is disentangled, entangled is not.", "name": "fig-ch5-text-metrics"}}
 text_rho = disentanglement.correlations(results, "text", disentanglement.PAPER_METRICS)
 plots.metric_scatter(results, [f"text_{m}" for m in disentanglement.PAPER_METRICS], "composition", "family",
                      text_rho, palette=palette, titles=list(disentanglement.PAPER_METRICS))

@@ -79,14 +79,22 @@ def site(default_runs):
 @pytest.mark.skipif(chromium_path() is None, reason="Chromium is installed by `make test` (make chromium)")
 def test_site_pages_show_figures_and_no_errors(site, tmp_path_factory):
     pages = [f"chapters/{c.stem}.html" for c in CHAPTERS]
-    report = inspect_pages(site, pages + ["intro.html", "results.html", "reproducibility.html"],
-                           tmp_path_factory.mktemp("screenshots"))
+    shots = tmp_path_factory.mktemp("screenshots")
+    for width in (390, 1280):  # a phone and a laptop; the browser reaches nothing but the local server
+        every = inspect_pages(site, pages + ["intro.html", "results.html", "reproducibility.html"], shots, width)
+        for page, seen in every.items():
+            assert seen["raw_tex"] == 0 and seen["rendered_math"] == seen["math"], (page, width, seen["raw_tex"])
+            assert not seen["overflowing_tables"], (page, width, seen["overflowing_tables"])
+            assert not seen["images_without_alt"], (page, seen["images_without_alt"])
+    report = every
+    assert sum(report[p]["math"] for p in pages) > 0  # the math check has math to check
     for page in pages:
         seen = report[page]
         assert seen["figures"] >= 1 and len(seen["captions"]) == seen["figures"], page
         assert all(c.startswith("Fig.") for c in seen["captions"]), seen["captions"]
         assert seen["images"] >= seen["figures"] and not seen["broken_images"], seen["broken_images"]
         assert seen["error_outputs"] == 0 and not seen["stderr_outputs"] and not seen["warning_text"], seen
+    assert report["results.html"]["text"].index("paper: reproduced") < report["results.html"]["text"].index("Chapter 1:")
     results, repro = report["results.html"]["text"], report["reproducibility.html"]["text"]
     for chapter in CHAPTERS:
         assert chapter.title in results and chapter.title in repro

@@ -95,6 +95,10 @@ def test_run_writes_atomically_keeps_failures_beside_and_caches(toy, tmp_path, c
     assert out.stat().st_mtime_ns == mtime  # unchanged source, parameters and library: cached
     assert not runner.is_current(toy, out, {"n": 3})
 
+    runner.run(toy, {"n": 3}, output=out, progress=False)  # a success clears the failure kept beside it
+    assert not out.with_suffix(".failed.ipynb").exists()
+    assert not runner.results_path(out.with_suffix(".failed.ipynb")).exists()
+
 
 def test_cli_rejects_bad_parameters_before_any_compute(capsys):
     assert cli.main(["run", "intra-class-contrasting", "-p", "n_seeds", "three"]) == 2

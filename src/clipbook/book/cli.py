@@ -39,7 +39,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_book(args) -> int:
-    from clipbook.book.site import build_site
+    from clipbook.book.site import build_pdf, build_site
 
     failures = []
     for chapter in runner.chapters():
@@ -54,6 +54,8 @@ def cmd_book(args) -> int:
     if not args.no_build:
         html = build_site()
         print(f"The book is built: open {html / 'index.html'}")
+    if args.pdf:
+        print(f"The PDF is built: {build_pdf()}")
     return 0
 
 
@@ -98,6 +100,7 @@ def parser() -> argparse.ArgumentParser:
     book = sub.add_parser("book", help="run changed chapters at their default profile, then build the site")
     book.add_argument("--force", action="store_true", help="rerun every chapter")
     book.add_argument("--no-build", action="store_true", help="only run the chapters")
+    book.add_argument("--pdf", action="store_true", help="also build the PDF (needs LaTeX: make pdf installs it)")
     book.set_defaults(func=cmd_book)
     bench = sub.add_parser("bench", help="performance figures as JSON")
     bench.add_argument("--only", metavar="NAME", help="one figure: renderer, batched_linear_trainer, "

@@ -30,6 +30,7 @@ from typing import Any
 import jupytext
 import nbformat
 
+from clipbook.book.figures import add_alt_text
 from clipbook.book.claims import RESULTS_ENV
 from clipbook.book.parameters import Parameter, ParameterError, load_parameter_file, parse_parameters
 
@@ -75,7 +76,7 @@ class Chapter:
 
     @cached_property
     def notebook(self) -> nbformat.NotebookNode:
-        nb = jupytext.read(self.source)
+        nb = add_alt_text(jupytext.read(self.source))
         nb.metadata["kernelspec"] = KERNELSPEC
         return nb
 
@@ -301,7 +302,9 @@ def run(chapter: Chapter, overrides: dict[str, Any] | None = None, *, profile: s
         results_path(output).unlink(missing_ok=True)
         os.replace(work / "executed.ipynb", output)  # same folder: atomic
         _atomic_write_text(results_path(output), json.dumps(record, indent=2))  # last: a record means a whole run
-        output.with_suffix(".failed.ipynb").unlink(missing_ok=True)
+        failed = output.with_suffix(".failed.ipynb")
+        failed.unlink(missing_ok=True)
+        results_path(failed).unlink(missing_ok=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return output

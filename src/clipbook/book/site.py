@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +28,22 @@ def _md_table(frame: pd.DataFrame) -> str:
     return header + "\n" + "\n".join("| " + " | ".join(row) + " |" for row in cells.to_numpy())
 
 
+def summary_table(records: list[dict]) -> pd.DataFrame:
+    """One row per chapter: the paper's claims by verdict and this book's, with a link to the
+    chapter's claims section: what a reader takes in at a glance."""
+    rows = []
+    for r in records:
+        paper = [c for c in r["claims"] if c["origin"] == "paper"]
+        book = [c for c in r["claims"] if c["origin"] == "book"]
+        rows.append({"chapter": f"[{r['number']}. {r['run']['title']}](chapters/{r['stem']}.ipynb#claims)",
+                     "paper: reproduced": sum(c["reproduced"] is True for c in paper),
+                     "paper: not reproduced": sum(c["reproduced"] is False for c in paper),
+                     "paper: undecided": sum(c["reproduced"] is None for c in paper),
+                     "this book's: reproduced": f"{sum(c['reproduced'] is True for c in book)} of {len(book)}"})
+    return pd.DataFrame(rows, columns=["chapter", "paper: reproduced", "paper: not reproduced", "paper: undecided",
+                                       "this book's: reproduced"])
+
+
 def results_page(records: list[dict]) -> str:
     """Every chapter's claims table: the claim, whose it is (the paper's or this book's), the test,
     what we measured, the verdict; the counts of each kind first."""
@@ -39,6 +56,7 @@ def results_page(records: list[dict]) -> str:
     for origin, whose in (("paper", "the papers' claims"), ("book", "this book's own claims")):
         mine = [c for c in claims if c["origin"] == origin]
         parts.append(f"- {whose}: **{sum(c['reproduced'] is True for c in mine)} of {len(mine)}** reproduced")
+    parts.append("\n" + _md_table(summary_table(records)) + "\n")
     parts.append("\nA claim of *this book* extends its paper (a control, a finer dose-response, a prediction "
                  "the paper does not make): its verdict is not the paper's.\n")
     for r in records:
@@ -82,10 +100,24 @@ def write_generated_pages() -> None:
     (BOOK / "reproducibility.md").write_text(reproducibility_page(records))
 
 
-def build_site(output: Path = ROOT) -> Path:
-    """Jupyter Book 1 build with warnings as errors; returns the HTML folder."""
+def _jupyter_book(output: Path, *options: str) -> None:
     write_generated_pages()
     cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(BOOK), "--config", str(ROOT / "_config.yml"),
-           "--toc", str(BOOK / "_toc.yml"), "--path-output", str(output), "--warningiserror", "--keep-going"]
+           "--toc", str(BOOK / "_toc.yml"), "--path-output", str(output), *options]
     subprocess.run(cmd, check=True, cwd=ROOT)
+
+
+def build_site(output: Path = ROOT) -> Path:
+    """Jupyter Book 1 build with warnings as errors; returns the HTML folder."""
+    _jupyter_book(output, "--warningiserror", "--keep-going")
     return output / "_build" / "html"
+
+
+def build_pdf(output: Path = ROOT) -> Path:
+    """The book as one PDF through Sphinx's LaTeX builder (``latexmk``, ``pdflatex``; ``make pdf``
+    installs them from Debian); returns the PDF's path."""
+    if shutil.which("latexmk") is None:
+        raise RuntimeError("building the PDF needs LaTeX: run `make pdf` (installs texlive-latex-extra, "
+                           "texlive-fonts-recommended, texlive-xetex and latexmk from Debian when run as root)")
+    _jupyter_book(output, "--builder", "pdflatex")
+    return output / "_build" / "latex" / "why-clip-generalizes.pdf"
