@@ -1,6 +1,5 @@
 """Compositional read-outs on hand-built embeddings whose answers are known."""
 
-import numpy as np
 import pytest
 import torch
 from torch import nn

@@ -101,3 +101,11 @@ def test_bad_profiles_are_clear_errors(tmp_path):
     bad.write_text("cat\tmany\n")
     with pytest.raises(ValueError, match="integer count"):
         load_frequency_file(bad)
+
+
+@pytest.mark.parametrize("text, line", [("a\t3\nb\tthree\n", 2), ("a\t3\nb 4\n", 2), ("a\t-1\n", 1), ("\t5\n", 1)])
+def test_a_malformed_frequency_file_names_its_line(tmp_path, text, line):
+    path = tmp_path / "freqs.tsv"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=f"line {line}:"):
+        load_frequency_file(path)

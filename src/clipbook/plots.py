@@ -157,3 +157,23 @@ def metric_scatter(df: pd.DataFrame, columns: list[str], target: str, hue: str, 
         ax.set(xlabel=None)
     axes[0, -1].legend(frameon=False, fontsize="x-small", loc="upper left", bbox_to_anchor=(1, 1))
     return fig
+
+
+def per_class_vs_frequency(per_class: pd.DataFrame, methods: list[str], *, palette: dict | None = None,
+                           bins: int = 8) -> plt.Axes:
+    """Per-class test accuracy against the class's training count (log axis), every class of every
+    seed as a faint point, and the mean per count bin (equal-width in log count) as a line."""
+    ax = plt.gca()
+    colours = _colours(methods, palette)
+    df = per_class[per_class.method.isin(methods)]
+    edges = np.logspace(np.log10(df["count"].clip(lower=1).min()), np.log10(df["count"].max()), bins + 1)
+    for method in methods:
+        rows = df[df.method == method]
+        ax.scatter(rows["count"].clip(lower=1), rows.accuracy, s=6, alpha=0.15, color=colours[method])
+        binned = rows.groupby(pd.cut(rows["count"].clip(lower=1), edges, include_lowest=True), observed=True)
+        centres = binned["count"].median()
+        ax.plot(centres, binned.accuracy.mean(), marker="o", color=colours[method], label=method)
+    ax.set_xscale("log")
+    ax.set(xlabel="training examples of the class", ylabel="test accuracy of the class")
+    ax.legend(frameon=False, fontsize="small")
+    return ax

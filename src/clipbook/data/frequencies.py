@@ -9,7 +9,6 @@ github.com/CVMI-Lab/clip-beyond-tail, MIT licence in ``resources/class_frequenci
 
 from __future__ import annotations
 
-import csv
 from importlib import resources
 from pathlib import Path
 
@@ -33,14 +32,25 @@ def _frequency_path(name_or_path: str | Path):
 
 
 def load_frequency_file(name_or_path: str | Path) -> pd.Series:
-    """Class name -> count, in file order (for the shipped files: the standard ImageNet order)."""
+    """Class name -> count, in file order (for the shipped files: the standard ImageNet order).
+
+    Each line is ``classname<TAB>count`` with a non-negative integer count; anything else is an
+    error naming the file and the line."""
     path = _frequency_path(name_or_path)
+    names, counts = [], []
     with path.open() as f:  # importlib.resources paths may not be real files
-        table = pd.read_csv(f, sep="\t", header=None, names=["classname", "count"],
-                            quoting=csv.QUOTE_NONE, dtype={"classname": str})
-    if table["count"].isna().any() or not pd.api.types.is_integer_dtype(table["count"]):
-        raise ValueError(f"{name_or_path}: expected two tab-separated columns, classname and an integer count")
-    return table.set_index("classname")["count"]
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) != 2 or not fields[0] or not fields[1].strip().isdigit():
+                raise ValueError(f"{name_or_path}, line {number}: expected 'classname<TAB>count' with a "
+                                 f"non-negative integer count, got {line.rstrip()!r}")
+            names.append(fields[0])
+            counts.append(int(fields[1]))
+    if not counts:
+        raise ValueError(f"{name_or_path}: no 'classname<TAB>count' line")
+    return pd.Series(counts, index=pd.Index(names, name="classname"), name="count")
 
 
 def loglog_slope(counts, min_count: int = 1) -> float:

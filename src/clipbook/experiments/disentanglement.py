@@ -15,7 +15,6 @@ from dataclasses import replace
 from functools import partial
 from typing import NamedTuple, Sequence
 
-import numpy as np
 import pandas as pd
 import torch
 from scipy import stats

@@ -1,0 +1,280 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Robustness to class imbalance
+#
+# **The claim** {cite}`wen2024makes`: web-scale image-text data is long-tailed, a few concepts
+# are everywhere and most are rare, yet CLIP trained on it is far less biased towards the
+# frequent classes than a supervised classifier trained on the same images. Wen et al. trace this
+# to the *task*, not to the text: a CLIP batch contains only some of the classes, so every step is
+# a classification among a different, small set of classes ("dynamic classification"), and a rare
+# class is rarely pushed down by the frequent ones. Supervised learning that does the same (each
+# batch's loss over the classes present plus a few sampled others: *vocabulary subsampling*) loses
+# much of its bias. More descriptive captions help further, and a supervised classifier can reach
+# CLIP's accuracy on classes it barely saw only with CLIP's text head *and* subsampling.
+#
+# The chapter tests this with linear models on a world of 100 classes.
+
+# %% tags=["parameters"]
+n_seeds: int = 5  # independent seeds (world geometry, class order, data and initialization) {min 2}
+first_seed: int = 0  # seeds are first_seed, ..., first_seed + n_seeds - 1 (choose fresh ones to check a result) {min 0}
+n_adjectives: int = 10  # first words of the class names {min 1}
+n_nouns: int = 10  # second words of the class names (every adjective with every noun is a class) {min 1}
+frequency_file: str = ""  # classname<TAB>count file mapped onto the classes by rank ("": a power law with alpha)
+alpha: float = 1.0  # power-law exponent of the class frequencies (count of rank r proportional to r^-alpha) {min 0}
+n_train: int = 20000  # long-tailed training pairs {min 100, max 2000000}
+n_test: int = 20  # balanced test images per class {min 1, max 10000}
+embed_dim: int = 16  # shared embedding dimension {min 1}
+steps: int = 1000  # optimizer steps, the same for every model {min 1}
+batch_size: int = 64  # pairs per step: a batch holds a few dozen of the 100 classes {min 2}
+large_batch: int = 1024  # a batch that holds nearly every class: where subsampling should stop mattering {min 2}
+lr: float = 0.01  # Adam learning rate {above 0}
+vocab_sizes: list[int] = [10, 50]  # subsampled vocabularies of supervised learning {min 1, non-empty}
+weightings: list[str] = ["uniform", "sqrt", "frequency"]  # how the extra classes of a vocabulary are drawn
+descriptive: float = 1.0  # P(a descriptive caption names each detail of its image) {min 0, max 1}
+trim_tail: int = 20  # the rarest classes cut to tail_cap training examples {min 1}
+tail_cap: int = 1  # training examples left to each trimmed class {min 0}
+tail_share: float = 0.2  # "tail accuracy" averages the rarest share of the classes {above 0, max 1}
+enforce_claims: bool = True  # fail the run when a verdict differs from the text (other runs than the default report only)
+not_reproduced: list[str] = ["d"]  # the claims this run's text reports as not reproduced
+
+# %% tags=["remove-cell"]
+# The values a run gives (the runner, or plain papermill) checked against the cell above.
+from clipbook.book.runner import check_parameters
+
+check_parameters("06_imbalance", globals())
+
+# %%
+from dataclasses import replace
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from clipbook import plots
+from clipbook.book.claims import ClaimSet
+from clipbook.data.frequencies import loglog_slope
+from clipbook.data.imbalance import ImbalanceWorld
+from clipbook.evaluate.stats import ci_table
+from clipbook.experiments import imbalance
+from clipbook.training.loop import TrainConfig
+
+plots.set_style()
+world = ImbalanceWorld(n_adjectives=n_adjectives, n_nouns=n_nouns, alpha=alpha,
+                       profile=frequency_file or "power_law")  # a malformed file fails here, naming the line
+seeds = list(range(first_seed, first_seed + n_seeds))
+config = TrainConfig(steps=steps, batch_size=batch_size, lr=lr)
+counts = world.counts(n_train, first_seed)
+print(f"{world.n_classes} classes; training examples per class from {counts.min()} to {counts.max()} "
+      f"(log-log slope {loglog_slope(counts):.2f}; ImageNet-Captions is about -0.4, LAIONet about -1.9)")
+
+# %% [markdown]
+# ## The world
+#
+# Each class is named by two words, an adjective and a noun ("adjective 3 noun 7"), as many
+# ImageNet classes share words ("tiger shark", "tiger cat"). A class's mean in the latent space is
+# the sum of its two words' vectors plus a part of its own, so classes that share a word look
+# alike. An image is a random isometric embedding of its latent (the class mean, details that
+# vary within the class, nuisance dimensions) plus noise. A caption is a bag of words: the class
+# name, and in the *descriptive* variant words for the details the image shows.
+#
+# Training counts follow a power law over the classes (or the `frequency_file`, mapped by rank),
+# with head and tail shuffled over the classes by the seed; test sets are balanced.
+#
+# - **CLIP**: a linear image encoder and a linear text encoder over the bag of words, CLIP's loss,
+#   a learned temperature. Zero-shot head: the text embeddings of the class names.
+# - **SL**: Wen et al.'s CLIP-like supervised learning: the same image encoder, one normalized
+#   prototype per class, a learned temperature capped at 100, cross-entropy over all classes.
+# - **SL with vocabulary subsampling**: the loss of each batch over the classes present in it,
+#   topped up to `vocab_size` classes drawn uniformly, by the square root of their frequency,
+#   or by their frequency.
+# - **SL on a frozen CLIP head**: the prototypes are CLIP's text embeddings of the class names
+#   (from the CLIP model of the same seed) and stay fixed; only the image encoder learns.
+
+# %%
+runs = imbalance.variants(vocab_sizes, weightings, world.n_classes)
+main = imbalance.run_sweep(world, seeds, runs, n_train=n_train, n_test=n_test, embed_dim=embed_dim, config=config,
+                           tail_share=tail_share)
+results, per_class = main.results, main.history
+palette = plots.category_palette(results.method)
+print(f"{len(results)} models trained in {main.seconds:.0f} s")
+measures = ["accuracy", "tail_accuracy", "rho_accuracy", "rho_predictions"]
+ci_table(results.melt(["method", "seed"], measures, var_name="measure"), "method", "measure", "value")[measures]
+
+# %% [markdown]
+# ## Who follows the frequencies
+#
+# {numref}`fig-ch6-per-class` shows each class's test accuracy against how often it was seen in
+# training. `rho_accuracy` in the table above is Spearman's rho of the two; `rho_predictions` is
+# the rho of the class's training count with how many test images are *predicted* as that class.
+# A model that ignores frequency scores 0 on both.
+
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Per-class test accuracy against the class's training examples (log scale), every class of every seed (faint points) and the mean per frequency bin (lines), for supervised learning, supervised learning with the smallest subsampled vocabulary (frequency-weighted where run) and CLIP's zero-shot head. A flat line is a model that does not favour the frequent classes.", "name": "fig-ch6-per-class"}}
+subsampled = [r.name for r in runs if r.vocab_size == min(vocab_sizes) and not r.frozen_head]
+subsampled = next((n for n in subsampled if n.endswith("(frequency)")), subsampled[0] if subsampled else None)
+fig, ax = plt.subplots(figsize=(7, 4))
+plots.per_class_vs_frequency(per_class, [m for m in (imbalance.SL, subsampled, imbalance.CLIP) if m], palette=palette)
+plt.show()
+
+# %% [markdown]
+# ## Vocabulary subsampling
+#
+# {numref}`fig-ch6-rho` compares the prediction bias of every method. The paper's values for
+# real data are printed beside ours below it.
+
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Spearman's rho of class frequency with per-class accuracy and with prediction counts, per method (mean and 95% interval over seeds). Lower is less biased; CLIP is the reference the subsampled supervised models should approach.", "name": "fig-ch6-rho"}}
+fig, ax = plt.subplots(figsize=(9, 4))
+plots.points_with_ci(results.melt(["method", "seed"], ["rho_accuracy", "rho_predictions"], var_name="rho of"),
+                     "method", "value", "rho of", ax=ax, ylabel="Spearman rho with class frequency")
+ax.tick_params(axis="x", labelrotation=30)
+for label in ax.get_xticklabels():
+    label.set_horizontalalignment("right")
+plt.show()
+
+# %%
+imbalance.PAPER_RHO
+
+# %% [markdown]
+# Wen et al. expect subsampling to matter only while a batch holds a small share of the classes.
+# The same supervised models, trained with batches of `large_batch` pairs (nearly every class in
+# every batch), test that: subsampling then keeps nearly the whole vocabulary and should change
+# little.
+
+# %%
+large = imbalance.run_sweep(world, seeds, [r for r in runs if r.name in (imbalance.SL, subsampled)], n_train=n_train,
+                            n_test=n_test, embed_dim=embed_dim, config=replace(config, batch_size=large_batch),
+                            tail_share=tail_share).results
+large.groupby("method")[["accuracy", "rho_predictions"]].mean().round(3)
+
+# %% [markdown]
+# ## Descriptive captions
+#
+# CLIP trained again on captions that also name the details each image shows (each with
+# probability `descriptive`), against CLIP on class names only:
+
+# %%
+described = imbalance.run_sweep(replace(world, descriptive=descriptive), seeds, [imbalance.Variant(imbalance.CLIP)],
+                                n_train=n_train, n_test=n_test, embed_dim=embed_dim, config=config,
+                                tail_share=tail_share).results
+captions = pd.concat([results[results.method == imbalance.CLIP].assign(captions="class names"),
+                      described.assign(captions="descriptive")])
+captions.groupby("captions")[measures].mean().round(3)
+
+# %% [markdown]
+# ## Trim-tail
+#
+# The rarest `trim_tail` classes are cut to `tail_cap` training examples each. CLIP can still
+# name them, since their words occur in other classes' captions. Wen et al. find that supervised
+# learning reaches CLIP's accuracy on such classes only with CLIP's frozen text head *and*
+# vocabulary subsampling.
+
+# %%
+trimmed_world = replace(world, trim_tail=trim_tail, tail_cap=tail_cap)
+tail_runs = [r for r in runs if r.name == imbalance.CLIP or r.name == imbalance.SL or r.frozen_head]
+trim = imbalance.run_sweep(trimmed_world, seeds, tail_runs, n_train=n_train, n_test=n_test, embed_dim=embed_dim,
+                           config=config, tail_share=tail_share)
+trimmed = imbalance.trimmed_accuracy(trim.history, trimmed_world)
+ci_table(trimmed.assign(measure="accuracy on the trimmed classes"), "method", "measure", "accuracy")
+
+# %% [markdown]
+# ## Claims
+#
+# Each test was written before the chapter's default run, from the paper's claims. Differences
+# are paired by seed, with 95% Student-t intervals:
+#
+# - (a) CLIP's per-class accuracy *and* its prediction counts correlate less with class frequency
+#   than SL's: both differences SL - CLIP have intervals above 0.
+# - (b) Vocabulary subsampling reduces SL's prediction bias: rho of prediction counts, SL minus SL
+#   with the smallest vocabulary (frequency-weighted where run), interval above 0.
+# - (c) The effect fades when batches hold most classes: (b)'s reduction at `batch_size` minus
+#   the same reduction at `large_batch`, interval above 0.
+# - (d) More descriptive captions lower CLIP's prediction bias *and* raise its accuracy: both
+#   differences (descriptive against class names) have intervals on the right side of 0.
+# - (e) Trim-tail: on the trimmed classes, SL on CLIP's frozen head with subsampling is not worse
+#   than CLIP by more than 0.05 (the lower bound of its difference to CLIP above -0.05), while SL
+#   on the frozen head alone is below CLIP (its difference's interval below 0).
+#
+# Wen et al.'s data-scale and open-world experiments (less data; extra concepts present only in
+# captions) are not part of this chapter yet. To check a verdict on fresh seeds, rerun with
+# `-p first_seed 1000`.
+
+# %%
+claims = ClaimSet("imbalance")
+source = "Wen et al. 2024"
+acc_gap = imbalance.gap(results, "rho_accuracy", imbalance.SL, imbalance.CLIP)
+pred_gap = imbalance.gap(results, "rho_predictions", imbalance.SL, imbalance.CLIP)
+claims.add("a", "CLIP's per-class accuracy and prediction counts follow class frequency less than SL's.",
+           f"{source}, Sec. 3 (Tab. 1)", "rho of SL minus rho of CLIP, accuracy and predictions: both CIs above 0",
+           f"accuracy {acc_gap}; predictions {pred_gap}", acc_gap.lo > 0 and pred_gap.lo > 0,
+           evidence=[acc_gap, pred_gap])
+sub_gap = imbalance.gap(results, "rho_predictions", imbalance.SL, subsampled)
+claims.add("b", "Vocabulary subsampling lowers supervised learning's prediction bias.", f"{source}, Sec. 4",
+           f"rho of predictions, SL minus '{subsampled}': CI above 0", f"{sub_gap}", sub_gap.lo > 0, evidence=[sub_gap])
+fade = imbalance.subsampling_effect(results, large, subsampled)
+claims.add("c", "Subsampling stops mattering when batches hold most classes.", f"{source}, Sec. 4",
+           f"(b)'s reduction at batch {batch_size} minus at batch {large_batch}: CI above 0", f"{fade}", fade.lo > 0,
+           evidence=[fade])
+described_gap = imbalance.gap(captions.assign(method=captions.captions), "rho_predictions", "class names",
+                              "descriptive")
+described_acc = imbalance.gap(captions.assign(method=captions.captions), "accuracy", "descriptive", "class names")
+claims.add("d", "More descriptive captions lower CLIP's prediction bias and raise its accuracy.", f"{source}, Sec. 4",
+           "rho of predictions, names minus descriptive: CI above 0; accuracy, descriptive minus names: CI above 0",
+           f"rho {described_gap}; accuracy {described_acc}", described_gap.lo > 0 and described_acc.lo > 0,
+           evidence=[described_gap, described_acc])
+frozen_sub = next(r.name for r in tail_runs if r.frozen_head and r.vocab_size)
+tail_sub = imbalance.gap(trimmed, "accuracy", frozen_sub, imbalance.CLIP)
+tail_frozen = imbalance.gap(trimmed, "accuracy", "SL, frozen CLIP head", imbalance.CLIP)
+claims.add("e", "On trimmed tail classes, SL needs CLIP's frozen head and subsampling to match CLIP.",
+           f"{source}, Sec. 5", "trimmed-class accuracy minus CLIP's: frozen head + subsampling CI lower bound "
+           "above -0.05; frozen head alone CI below 0", f"with subsampling {tail_sub}; frozen head alone {tail_frozen}",
+           tail_sub.lo > -0.05 and tail_frozen.hi < 0, evidence=[tail_sub, tail_frozen])
+
+# %% tags=["nbval-check-output"]
+claims.finish(enforce=enforce_claims, not_reproduced=not_reproduced)[["claim of", "measured", "verdict"]]
+
+# %% [markdown]
+# ## What it means
+#
+# **Four of the five claims reproduce; descriptive captions do not help here.** The numbers below
+# are the default run's (seeds 0 to 4). Runs on seeds 1000 to 1004 and 2000 to 2004 gave the same
+# verdict for every claim.
+#
+# *Dynamic classification.* Trained on the same long-tailed data, SL's per-class accuracy and
+# prediction counts follow class frequency (rho 0.47 and 0.57); CLIP's much less (0.24 and 0.17).
+# These are close to Wen et al.'s ImageNet-Captions figures (0.52 / 0.28 and 0.57 / 0.08), though
+# nothing was tuned to match them. Restricting each batch's loss to the classes present in it
+# removes about half of SL's prediction bias (rho 0.57 to 0.32), and costs it one point of
+# accuracy. With a batch of 64 pairs a batch holds a few dozen of the 100 classes, so a
+# vocabulary of 10 keeps exactly the classes present. That is why the three weightings give
+# identical models at that size; they differ only at 50. With batches of 1024 pairs, every batch
+# holds nearly every class. Subsampling then changes almost nothing (rho 0.51 against 0.48), as
+# the dynamic-classification account predicts.
+#
+# *Trim-tail.* With the 20 rarest classes cut to one training example each, SL recognizes them
+# 6% of the time. On CLIP's frozen text head it reaches 57%, still below CLIP's 62%. With the
+# head *and* subsampling it reaches 64%, and CLIP's level. CLIP's advantage on classes it has
+# barely seen comes from its text side (their names share words with frequent classes),
+# combined with a loss that does not push the rare classes down.
+#
+# *Descriptive captions* (d) do not reproduce. CLIP trained on captions that also name the
+# details each image shows is not less biased (rho of predictions 0.15 against 0.17, interval
+# across 0), and it is 13 points *less* accurate. In this world the described details are shared
+# by all classes and carry nothing about the class; describing them teaches the encoders to
+# spend their 16 dimensions on within-class variation, while the zero-shot prompts name the class
+# only. Wen et al.'s descriptive text (titles, tags, descriptions of real images) carries
+# information about the concept itself. A world whose descriptions name class-specific
+# attributes is the test this chapter still owes the paper.
+#
+# Where this world differs from the paper: CLIP here is less accurate than SL overall (0.79
+# against 0.89), and its text encoder is a bag of words.
+# Wen et al.'s data-scale and open-world experiments are not run here.

@@ -1,0 +1,119 @@
+"""Chapter 6's world: many classes named by shared words, long-tailed training data.
+
+Wen et al. (2024) train CLIP and a supervised classifier on the same long-tailed data and ask why
+CLIP's predictions follow class frequency so much less. Here each of ``n_adjectives x n_nouns``
+classes is named by two words ("adjective noun"), as many ImageNet class names share words; the
+class's latent mean is the sum of its words' latent vectors plus a class-specific part, so classes
+that share a word look alike. Images are a random isometric embedding of the latent (plus
+nuisance dimensions and noise); captions are bags of words: the class's two words, and with
+``descriptive`` captions words that describe the image's own variation.
+
+Training counts per class follow a profile (:func:`clipbook.data.frequencies.class_counts`: a
+power law, or a real ``classname<TAB>count`` file mapped onto the classes by rank), with head
+and tail shuffled over the classes per seed. Test sets are balanced.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from clipbook.data.frequencies import class_counts
+from clipbook.data.latent import LatentBatch, random_embedding
+from clipbook.data.splits import Split, split_generator
+
+
+@dataclass(frozen=True)
+class ImbalanceWorld:
+    n_adjectives: int = 10
+    n_nouns: int = 10
+    latent_dim: int = 24
+    specific: float = 0.5  # weight of the class-specific part of a class mean (0: classes are their words)
+    within_std: float = 0.6  # within-class standard deviation of the latent
+    n_noise: int = 8  # nuisance latent dimensions
+    image_dim: int = 64
+    noise_std: float = 0.05
+    profile: str = "power_law"  # or a frequency file (path, or a shipped name)
+    alpha: float = 1.0
+    n_details: int = 8  # words a descriptive caption may use for the image's own variation
+    descriptive: float = 0.0  # probability that a caption describes each detail of its image
+    trim_tail: int = 0  # the rarest classes cut to `tail_cap` training examples (Wen et al.'s trim-tail)
+    tail_cap: int = 1
+
+    def __post_init__(self):
+        if self.n_adjectives < 1 or self.n_nouns < 1 or self.n_classes < 2:
+            raise ValueError("the world needs at least two classes")
+        if not 0 <= self.trim_tail < self.n_classes or self.tail_cap < 0:
+            raise ValueError("trim_tail must leave some classes untrimmed and tail_cap must be >= 0")
+        if not 0 <= self.descriptive <= 1:
+            raise ValueError(f"descriptive must be a probability, got {self.descriptive}")
+        if self.image_dim < self.latent_dim + self.n_noise:
+            raise ValueError("image_dim must hold latent_dim + n_noise")
+
+    @property
+    def n_classes(self) -> int:
+        return self.n_adjectives * self.n_nouns
+
+    @property
+    def text_dim(self) -> int:
+        """Bag-of-words size: adjectives, nouns, detail words."""
+        return self.n_adjectives + self.n_nouns + self.n_details
+
+    def class_words(self) -> torch.Tensor:
+        """``[K, 2]`` word indices (adjective, noun) of every class, in the text vocabulary."""
+        k = torch.arange(self.n_classes)
+        return torch.stack([k // self.n_nouns, self.n_adjectives + k % self.n_nouns], dim=1)
+
+    def class_names(self) -> torch.Tensor:
+        """``[K, text_dim]`` bag of words of each class's name: the zero-shot prompts."""
+        names = torch.zeros(self.n_classes, self.text_dim)
+        names.scatter_(1, self.class_words(), 1.0)
+        return names
+
+    def counts(self, n: int, seed: int) -> np.ndarray:
+        """Training examples per class: the profile's counts (at least one each), head and tail
+        assigned to the classes by a seeded shuffle."""
+        counts = class_counts(self.profile, self.n_classes, n, alpha=self.alpha, min_count=1)  # head first
+        if self.trim_tail:
+            counts[-self.trim_tail:] = np.minimum(counts[-self.trim_tail:], self.tail_cap)
+        return counts[np.random.default_rng(seed).permutation(self.n_classes)]
+
+    def trimmed(self, seed: int) -> np.ndarray:
+        """The classes that trim-tail cut (indices), for this seed's shuffle."""
+        order = np.random.default_rng(seed).permutation(self.n_classes)
+        return np.flatnonzero(order >= self.n_classes - self.trim_tail)
+
+
+def _geometry(world: ImbalanceWorld, seed: int) -> dict[str, torch.Tensor]:
+    """A seed's fixed structure: word and class vectors, detail directions, the image embedding."""
+    g = torch.Generator().manual_seed(seed)
+    words = torch.randn(world.n_adjectives + world.n_nouns, world.latent_dim, generator=g) / math.sqrt(world.latent_dim)
+    specific = torch.randn(world.n_classes, world.latent_dim, generator=g) / math.sqrt(world.latent_dim)
+    cw = world.class_words()
+    means = (words[cw[:, 0]] + words[cw[:, 1]]) / math.sqrt(2) + world.specific * specific
+    details = torch.randn(world.n_details, world.latent_dim, generator=g) / math.sqrt(world.latent_dim)
+    embedding = random_embedding(world.image_dim, world.latent_dim + world.n_noise, g)
+    return {"means": 2.0 * means / means.norm(dim=1).mean(), "details": details, "embedding": embedding}
+
+
+def sample(world: ImbalanceWorld, seed: int, split: Split, n: int) -> LatentBatch:
+    """One seed's images, captions and labels (leading model axis of size 1): ``n`` long-tailed
+    training pairs for ``train``, ``n`` per class for a balanced ``id`` test set."""
+    geo = _geometry(world, seed)
+    g = split_generator(seed, split)
+    per_class = world.counts(n, seed) if split == "train" else np.full(world.n_classes, n)
+    y = torch.repeat_interleave(torch.arange(world.n_classes), torch.as_tensor(per_class))
+    y = y[torch.randperm(len(y), generator=g)]
+    detail_on = torch.rand(len(y), world.n_details, generator=g) < 0.5  # each detail present in half the images
+    z = geo["means"][y] + world.within_std * (detail_on.float() @ geo["details"]) * 2 / math.sqrt(world.n_details)
+    z = z + 0.5 * world.within_std * torch.randn(len(y), world.latent_dim, generator=g)
+    latent = torch.cat([z, torch.randn(len(y), world.n_noise, generator=g)], dim=1)
+    x = latent @ geo["embedding"].T + world.noise_std * torch.randn(len(y), world.image_dim, generator=g)
+    t = torch.zeros(len(y), world.text_dim)
+    t.scatter_(1, world.class_words()[y], 1.0)
+    described = detail_on & (torch.rand(len(y), world.n_details, generator=g) < world.descriptive)
+    t[:, world.n_adjectives + world.n_nouns:] = described.float()
+    return LatentBatch(x.unsqueeze(0), t.unsqueeze(0), y.unsqueeze(0))

@@ -1,0 +1,134 @@
+"""Chapter 6: why CLIP resists long-tailed data -- dynamic classification (Wen et al., NeurIPS 2024).
+
+Linear CLIP models and CLIP-like supervised classifiers (normalized prototypes, learned
+temperature) train on the same long-tailed :class:`~clipbook.data.imbalance.ImbalanceWorld`
+data, every seed stacked into one tensor program per method. Supervised learning is also run with
+Wen et al.'s vocabulary subsampling (each batch's loss over the classes present plus sampled
+others), and with a frozen head made of a CLIP model's text embeddings of the class names.
+Everything is read out on balanced test sets: accuracy, tail accuracy, and how much per-class
+accuracy and prediction counts follow the training frequency.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import NamedTuple, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from clipbook.data.imbalance import ImbalanceWorld, sample
+from clipbook.device import default_device
+from clipbook.evaluate.imbalance import confusion_matrix, frequency_correlations
+from clipbook.evaluate.stats import Interval, mean_ci, paired_difference
+from clipbook.evaluate.zero_shot import linear_head
+from clipbook.learners.linear import prototype_logits, stack_batches, train_mmcl, train_prototype_sl
+from clipbook.learners.sweeps import Sweep
+from clipbook.models import linear
+from clipbook.training.loop import TrainConfig
+
+WEIGHTINGS = ("uniform", "sqrt", "frequency")
+CLIP, SL = "CLIP", "SL"
+PAPER_RHO = pd.DataFrame(
+    {"accuracy SL": [0.52, 0.63, 0.64], "accuracy CLIP": [0.28, 0.52, 0.41],
+     "predictions SL": [0.57, 0.76, 0.82], "predictions CLIP": [0.08, 0.32, 0.14]},
+    index=["ImageNet-Captions", "LAIONet", "YFCC-15M"])
+"""Wen et al.'s Spearman rho of class frequency with per-class accuracy and with prediction counts."""
+
+
+class Variant(NamedTuple):
+    """One trained method: CLIP, or SL with an optional subsampled vocabulary and frozen text head."""
+
+    name: str
+    vocab_size: int | None = None
+    weighting: str | None = None
+    frozen_head: bool = False
+
+
+def variants(vocab_sizes: Sequence[int], weightings: Sequence[str], n_classes: int) -> list[Variant]:
+    """CLIP, SL, SL with every (vocabulary size, weighting), and SL on CLIP's frozen text head with
+    and without the smallest subsampled vocabulary (frequency-weighted where it was asked for)."""
+    unknown = set(weightings) - set(WEIGHTINGS)
+    if unknown:
+        raise ValueError(f"weightings must be among {WEIGHTINGS}, got {sorted(unknown)}")
+    runs = [Variant(CLIP), Variant(SL)]
+    runs += [Variant(f"SL, vocabulary {v} ({w})", v, w) for v in vocab_sizes for w in weightings if v < n_classes]
+    runs.append(Variant("SL, frozen CLIP head", frozen_head=True))
+    if vocab_sizes and min(vocab_sizes) < n_classes:
+        w = "frequency" if "frequency" in weightings else weightings[0]
+        runs.append(Variant(f"SL, frozen CLIP head + vocabulary {min(vocab_sizes)}", min(vocab_sizes), w, True))
+    return runs
+
+
+def sampling_weights(counts: torch.Tensor, weighting: str) -> torch.Tensor:
+    """``(M, K)`` weights of the classes drawn to top up a batch's vocabulary."""
+    return {"uniform": torch.ones_like(counts), "sqrt": counts.sqrt(), "frequency": counts}[weighting].float()
+
+
+def scores(logits: torch.Tensor, labels: torch.Tensor, counts: torch.Tensor, tail_share: float) -> list[dict]:
+    """Per model: accuracy, tail accuracy (the rarest ``tail_share`` of the classes), and Spearman
+    rho of class frequency with per-class accuracy and with prediction counts."""
+    rows = []
+    n_classes = counts.shape[1]
+    for m in range(len(logits)):
+        confusion = confusion_matrix(labels[m].cpu().numpy(), logits[m].argmax(-1).cpu().numpy(), n_classes)
+        per_class = np.diag(confusion) / confusion.sum(axis=1)
+        tail = np.argsort(counts[m].cpu().numpy(), kind="stable")[:max(1, round(tail_share * n_classes))]
+        rho = frequency_correlations(confusion, counts[m].cpu().numpy())
+        rows.append({"accuracy": float(per_class.mean()), "tail_accuracy": float(per_class[tail].mean()),
+                     "rho_accuracy": rho.accuracy, "rho_predictions": rho.predictions,
+                     "per_class": per_class, "counts": counts[m].cpu().numpy()})
+    return rows
+
+
+def run_sweep(world: ImbalanceWorld, seeds: Sequence[int], runs: Sequence[Variant], *, n_train: int, n_test: int,
+              embed_dim: int, config: TrainConfig, tail_share: float = 0.2,
+              device: torch.device | None = None) -> Sweep:
+    """Every variant at every seed (seeds stacked): one row per (variant, seed); ``history`` holds
+    each model's per-class accuracy against its training count."""
+    started = time.perf_counter()
+    device = device or default_device()
+    train = stack_batches([sample(world, s, "train", n_train) for s in seeds], device)
+    test = stack_batches([sample(world, s, "id", n_test) for s in seeds], device)
+    counts = torch.stack([torch.bincount(y, minlength=world.n_classes) for y in train.y])
+    prompts = world.class_names().to(device).expand(len(seeds), -1, -1)
+    if any(run.name == CLIP or run.frozen_head for run in runs):
+        clip = train_mmcl(train, embed_dim, config, desc=CLIP)
+        clip_head = linear.encode(clip["text"], prompts)
+    rows, per_class = [], []
+    for run in runs:
+        if run.name == CLIP:
+            logits = torch.bmm(test.x, linear_head(clip, prompts).transpose(1, 2))
+        else:
+            weights = sampling_weights(counts, run.weighting) if run.weighting else None
+            params = train_prototype_sl(train, world.n_classes, embed_dim, config, vocab_size=run.vocab_size,
+                                        weights=weights, head=clip_head if run.frozen_head else None, desc=run.name)
+            logits = prototype_logits(params, test.x, clip_head if run.frozen_head else None)
+        for seed, row in zip(seeds, scores(logits.detach(), test.y, counts, tail_share)):
+            per_class.append(pd.DataFrame({"method": run.name, "seed": seed, "class": range(world.n_classes),
+                                           "count": row.pop("counts"), "accuracy": row.pop("per_class")}))
+            rows.append({**run._asdict(), "method": run.name, "seed": seed, **row})
+    return Sweep(pd.DataFrame(rows), time.perf_counter() - started, pd.concat(per_class, ignore_index=True))
+
+
+def gap(results: pd.DataFrame, value: str, a: str, b: str) -> Interval:
+    """``value`` of method ``a`` minus method ``b``, paired by seed."""
+    return paired_difference(results[results.method.isin([a, b])], value, "method", a, b)
+
+
+def trimmed_accuracy(per_class: pd.DataFrame, world: ImbalanceWorld) -> pd.DataFrame:
+    """Mean accuracy on the classes trim-tail cut, per (method, seed)."""
+    cut = pd.concat([pd.DataFrame({"seed": s, "class": world.trimmed(s)}) for s in per_class.seed.unique()])
+    rows = per_class.merge(cut, on=["seed", "class"])
+    return rows.groupby(["method", "seed"], as_index=False).accuracy.mean()
+
+
+def subsampling_effect(small: pd.DataFrame, large: pd.DataFrame, subsampled: str) -> Interval:
+    """How much less the subsampled vocabulary lowers the prediction bias when batches hold
+    most classes: [rho(SL) - rho(subsampled)] at the small batch minus the same at the large batch."""
+    def effect(results):
+        wide = results.pivot_table(index="seed", columns="method", values="rho_predictions")
+        return wide[SL] - wide[subsampled]
+
+    return mean_ci((effect(small) - effect(large)).to_numpy())

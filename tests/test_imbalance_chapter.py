@@ -1,0 +1,96 @@
+"""Chapter 6's world, vocabulary subsampling, and claim statistics on constructed cases."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from clipbook.data.imbalance import ImbalanceWorld, sample
+from clipbook.experiments import imbalance as ex
+from clipbook.learners.linear import prototype_logits, train_prototype_sl, vocabulary_mask
+from clipbook.training.loop import TrainConfig
+
+
+def test_classes_are_named_by_two_shared_words():
+    world = ImbalanceWorld(n_adjectives=3, n_nouns=4)
+    names = world.class_names()
+    assert names.shape == (12, 3 + 4 + world.n_details)
+    assert (names.sum(1) == 2).all()
+    assert names[0, 0] == 1 and names[0, 3] == 1 and names[5, 1] == 1 and names[5, 3 + 1] == 1
+
+
+def test_training_counts_follow_the_profile_and_test_sets_are_balanced():
+    world = ImbalanceWorld(n_adjectives=4, n_nouns=5, alpha=1.0)
+    train = sample(world, 0, "train", 2000)
+    counts = torch.bincount(train.y[0], minlength=20).numpy()
+    np.testing.assert_array_equal(counts, world.counts(2000, 0))
+    assert sorted(counts)[::-1][0] / sorted(counts)[::-1][9] == pytest.approx(10, rel=0.05)  # rank 1 vs rank 10, r^-1
+    test = sample(world, 0, "id", 7)
+    assert torch.bincount(test.y[0]).tolist() == [7] * 20
+    assert train.t[0, :, :9].sum(1).eq(2).all()  # the name's two words in every caption
+    assert train.t[0, :, 9:].sum() == 0  # no detail words unless captions are descriptive
+
+
+def test_trim_tail_cuts_the_rarest_classes():
+    world = ImbalanceWorld(n_adjectives=4, n_nouns=5, trim_tail=4, tail_cap=0)
+    counts = world.counts(2000, seed=3)
+    assert (counts[world.trimmed(3)] == 0).all()
+    assert (np.delete(counts, world.trimmed(3)) > 0).all()
+    assert set(np.argsort(ImbalanceWorld(n_adjectives=4, n_nouns=5).counts(2000, 3))[:4]) == set(world.trimmed(3))
+
+
+def test_vocabulary_mask_keeps_present_classes_and_tops_up_by_weight():
+    g = torch.Generator().manual_seed(0)
+    labels = torch.tensor([[0, 0, 3], [5, 6, 7]])
+    weights = torch.tensor([[1.0] * 10, [1e-9] * 8 + [1.0, 1.0]])
+    mask = vocabulary_mask(labels, 10, 5, weights, g)
+    assert mask.sum(1).tolist() == [5, 5]
+    assert mask[0, [0, 3]].all() and mask[1, [5, 6, 7]].all()
+    assert mask[1, [8, 9]].all()  # the only classes with weight
+    assert vocabulary_mask(labels, 10, 2, weights, g).sum(1).tolist() == [2, 3]  # all present kept
+    assert vocabulary_mask(labels, 10, 10, weights, g).all()
+
+
+def test_subsampled_loss_ignores_classes_outside_the_vocabulary():
+    """With a vocabulary of only the classes present, a class never seen in training gets no
+    gradient at all: its prototype stays where it started."""
+    world = ImbalanceWorld(n_adjectives=2, n_nouns=3, trim_tail=1, tail_cap=0)
+    data = sample(world, 0, "train", 300)
+    unseen = int(world.trimmed(0)[0])
+    config = TrainConfig(steps=5, batch_size=32, lr=0.1)
+    kept = train_prototype_sl(data, 6, 4, config, vocab_size=1)
+    full = train_prototype_sl(data, 6, 4, config)
+    start = train_prototype_sl(data, 6, 4, TrainConfig(steps=0, batch_size=32, lr=0.1))
+    torch.testing.assert_close(kept["prototypes"][0, unseen], start["prototypes"][0, unseen])
+    assert not torch.allclose(full["prototypes"][0, unseen], start["prototypes"][0, unseen])
+    assert prototype_logits(kept, data.x[:, :3]).shape == (1, 3, 6)
+
+
+def test_claim_statistics_on_constructed_results():
+    rows = [{"method": m, "seed": s, "rho_predictions": v}
+            for s, (sl, sub) in enumerate([(0.6, 0.3), (0.5, 0.3), (0.7, 0.4)]) for m, v in (("SL", sl), ("sub", sub))]
+    small = pd.DataFrame(rows)
+    large = small.assign(rho_predictions=np.where(small.method == "sub", small.rho_predictions + 0.2,
+                                                  small.rho_predictions))
+    assert ex.gap(small, "rho_predictions", "SL", "sub").mean == pytest.approx(np.mean([0.3, 0.2, 0.3]))
+    # effect at the small batch (0.3, 0.2, 0.3) minus at the large one (0.1, 0.0, 0.1): 0.2 each
+    fade = ex.subsampling_effect(small, large, "sub")
+    assert (fade.mean, fade.lo, fade.hi) == pytest.approx((0.2, 0.2, 0.2))
+
+
+def test_trimmed_accuracy_averages_the_cut_classes_only():
+    world = ImbalanceWorld(n_adjectives=2, n_nouns=2, trim_tail=1)
+    cut = int(world.trimmed(0)[0])
+    per_class = pd.DataFrame({"method": "m", "seed": 0, "class": range(4),
+                              "accuracy": [1.0 if c == cut else 0.0 for c in range(4)]})
+    assert ex.trimmed_accuracy(per_class, world).accuracy.tolist() == [1.0]
+
+
+def test_variants_and_weightings():
+    names = [v.name for v in ex.variants([10, 100], ["uniform", "frequency"], 100)]
+    assert names == ["CLIP", "SL", "SL, vocabulary 10 (uniform)", "SL, vocabulary 10 (frequency)",
+                     "SL, frozen CLIP head", "SL, frozen CLIP head + vocabulary 10"]
+    with pytest.raises(ValueError, match="weightings"):
+        ex.variants([10], ["log"], 100)
+    counts = torch.tensor([[4.0, 1.0]])
+    assert ex.sampling_weights(counts, "sqrt").tolist() == [[2.0, 1.0]]
