@@ -94,3 +94,16 @@ def test_variants_and_weightings():
         ex.variants([10], ["log"], 100)
     counts = torch.tensor([[4.0, 1.0]])
     assert ex.sampling_weights(counts, "sqrt").tolist() == [[2.0, 1.0]]
+
+
+def test_scale_effect_pairs_by_seed():
+    rows = []
+    for seed, (clip_all, clip_small, sl_all, sl_small) in enumerate([(0.1, 0.4, 0.5, 0.55), (0.2, 0.4, 0.6, 0.6)]):
+        rows += [{"method": "CLIP", "data": "all", "seed": seed, "rho_predictions": clip_all},
+                 {"method": "CLIP", "data": "0.25", "seed": seed, "rho_predictions": clip_small},
+                 {"method": "SL", "data": "all", "seed": seed, "rho_predictions": sl_all},
+                 {"method": "SL", "data": "0.25", "seed": seed, "rho_predictions": sl_small}]
+    effect = ex.scale_effect(pd.DataFrame(rows), 0.25)
+    assert effect["CLIP"].mean == pytest.approx(0.25)  # (0.3 + 0.2) / 2
+    assert effect["SL"].mean == pytest.approx(0.025)
+    assert effect["difference"].mean == pytest.approx(0.225)  # (0.25 + 0.2) / 2

@@ -132,3 +132,12 @@ def subsampling_effect(small: pd.DataFrame, large: pd.DataFrame, subsampled: str
         return wide[SL] - wide[subsampled]
 
     return mean_ci((effect(small) - effect(large)).to_numpy())
+
+
+def scale_effect(scale: pd.DataFrame, fraction: float) -> dict[str, Interval]:
+    """Per method, rho of predictions on the ``fraction`` data set minus on all of it (paired by
+    seed), and CLIP's change minus SL's (``difference``); ``scale`` has a ``data`` column."""
+    wide = scale.pivot_table(index=["seed"], columns=["method", "data"], values="rho_predictions")
+    change = {m: wide[m][f"{fraction:g}"] - wide[m]["all"] for m in (CLIP, SL)}
+    return {CLIP: mean_ci(change[CLIP].to_numpy()), SL: mean_ci(change[SL].to_numpy()),
+            "difference": mean_ci((change[CLIP] - change[SL]).to_numpy())}
