@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#   clipbook:
+#     key_figure: fig-ch5-image-metrics
 #   kernelspec:
 #     display_name: Python 3
 #     language: python

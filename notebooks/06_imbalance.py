@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#   clipbook:
+#     key_figure: fig-ch6-per-class
 #   kernelspec:
 #     display_name: Python 3
 #     language: python

@@ -94,6 +94,7 @@ def test_site_pages_show_figures_and_no_errors(site, tmp_path_factory):
         assert all(c.startswith("Fig.") for c in seen["captions"]), seen["captions"]
         assert seen["images"] >= seen["figures"] and not seen["broken_images"], seen["broken_images"]
         assert seen["error_outputs"] == 0 and not seen["stderr_outputs"] and not seen["warning_text"], seen
+        assert "What you will see" in seen["text"] and "The figure to look at: Fig." in seen["text"], page
     assert report["results.html"]["text"].index("paper: reproduced") < report["results.html"]["text"].index("Chapter 1:")
     results, repro = report["results.html"]["text"], report["reproducibility.html"]["text"]
     for chapter in CHAPTERS:

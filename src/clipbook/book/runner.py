@@ -31,6 +31,7 @@ import jupytext
 import nbformat
 
 from clipbook.book.figures import add_alt_text
+from clipbook.book.overview import add_overview
 from clipbook.book.claims import RESULTS_ENV
 from clipbook.book.parameters import Parameter, ParameterError, load_parameter_file, parse_parameters
 
@@ -298,6 +299,8 @@ def run(chapter: Chapter, overrides: dict[str, Any] | None = None, *, profile: s
             "duration_s": round(duration, 1), "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "cache_key": cache_key(chapter, parameters),
         }
+        add_overview(work / "executed.ipynb", record, chapter.notebook.metadata.get("clipbook", {}).get("key_figure"),
+                     chapter.profile_path("paper"))
         # the old record goes first, so that it never vouches for the new notebook
         results_path(output).unlink(missing_ok=True)
         os.replace(work / "executed.ipynb", output)  # same folder: atomic
