@@ -188,7 +188,7 @@ def positive(table: pd.DataFrame) -> int:
 
 def family_gap(results: pd.DataFrame, column: str, a: str, b: str) -> Interval:
     """``column`` of family ``a`` minus family ``b``, paired by seed, with its 95% interval."""
-    return paired_difference(results[results.family.isin([a, b])], column, "family", a, b)
+    return paired_difference(results, column, "family", a, b)
 
 
 def rise_over_training(history: pd.DataFrame, family: str, metric: str = "z_diff") -> Interval:

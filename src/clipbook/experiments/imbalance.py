@@ -114,7 +114,7 @@ def run_sweep(world: ImbalanceWorld, seeds: Sequence[int], runs: Sequence[Varian
 
 def gap(results: pd.DataFrame, value: str, a: str, b: str) -> Interval:
     """``value`` of method ``a`` minus method ``b``, paired by seed."""
-    return paired_difference(results[results.method.isin([a, b])], value, "method", a, b)
+    return paired_difference(results, value, "method", a, b)
 
 
 def trimmed_accuracy(per_class: pd.DataFrame, world: ImbalanceWorld) -> pd.DataFrame:
