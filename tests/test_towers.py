@@ -39,6 +39,15 @@ def _captions(labels: torch.Tensor) -> torch.Tensor:
     return tokens
 
 
+def _word_captions(labels: torch.Tensor) -> torch.Tensor:
+    """Captions of one to three class words, then end-of-text: rows of different lengths."""
+    tokens = torch.zeros(len(labels), 48, dtype=torch.long)
+    for row, label in enumerate(labels.tolist()):
+        length = 1 + label % 3
+        tokens[row, :length], tokens[row, length] = 1 + label, EOT
+    return tokens
+
+
 def _toy(n: int = 256, seed: int = 0):
     """Eight classes, each a colour under noise, captioned with its class word."""
     g = torch.Generator().manual_seed(seed)
@@ -145,6 +154,37 @@ def test_vmap_batched_training_equals_training_each_model_alone(name):
         train_clip([alone], images, tokens, config, device=CPU)
         for (key, expected), actual in zip(alone.state_dict().items(), batched.state_dict().values()):
             torch.testing.assert_close(actual, expected, atol=1e-4, rtol=1e-3, msg=lambda m, key=key: f"{key}: {m}")
+
+
+@pytest.mark.parametrize("name, n_models", [("tiny-vit", 1), ("tiny-vit", 2), ("tiny-vit-bpe", 1), ("tiny-rn-bpe", 2)])
+def test_the_text_tower_runs_at_the_captions_length_with_the_same_loss_and_gradients(name, n_models):
+    """Trimming padding columns is exact for the causal, end-token-pooled text tower: the loss and
+    every gradient (positional embedding rows past the captions included, which stay zero) match
+    the full-context run to float32 rounding."""
+    images, _, labels = _toy(32)
+    texts = [f"a photo of the colour {int(c)} " * (1 + int(c) % 3) for c in labels]
+    tokens = open_clip.get_tokenizer(name)(texts) if name.endswith("-bpe") else _word_captions(labels)
+    stack = StackedModels([create_clip(name, seed=s) for s in range(n_models)], CPU)
+    trimmed = stack.text_tokens(tokens)
+    last = (tokens != 0).sum(1).max()
+    assert trimmed.shape == (len(tokens), last) and last < tokens.shape[1]
+    assert torch.equal(trimmed, tokens[:, :last])
+    results = []
+    for t in (tokens, trimmed):
+        params = {k: v.clone().requires_grad_(True) for k, v in stack.params.items()}
+        loss = clip_loss_fn(stack, images, t)(params, torch.arange(len(images))).sum()
+        loss.backward()
+        results.append((loss.detach(), {k: v.grad for k, v in params.items()}))
+    (full_loss, full_grads), (short_loss, short_grads) = results
+    torch.testing.assert_close(short_loss, full_loss)
+    for key, grad in full_grads.items():
+        torch.testing.assert_close(short_grads[key], grad, atol=1e-5, rtol=1e-4, msg=lambda m, key=key: f"{key}: {m}")
+
+
+def test_tokens_pass_unchanged_where_the_text_tower_is_not_open_clips_causal_one():
+    stack = StackedModels([create_supervised("tiny-vit", 8)], CPU)
+    tokens = _captions(torch.arange(8))
+    assert stack.text_tokens(tokens) is tokens
 
 
 def test_resuming_restores_batch_norm_statistics(tmp_path):

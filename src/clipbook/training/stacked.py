@@ -19,6 +19,7 @@ import warnings
 from itertools import chain
 from typing import Sequence
 
+import open_clip
 import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
@@ -52,13 +53,44 @@ class StackedModels:
 
     def __call__(self, params: Params, *inputs: torch.Tensor):
         """The models' forward on shared inputs; every output gets a leading model axis."""
+        params, buffers = self._at_text_length(params, inputs)
         if len(self) == 1:  # plain call, on views whose backward is a reshape (indexing's would copy)
-            one = {k: v.squeeze(0) for k, v in params.items()}, {k: v.squeeze(0) for k, v in self.buffers.items()}
+            one = {k: v.squeeze(0) for k, v in params.items()}, {k: v.squeeze(0) for k, v in buffers.items()}
             out = functional_call(self._skeleton, one, inputs)
             return tuple(o.unsqueeze(0) for o in out) if isinstance(out, tuple) else out.unsqueeze(0)
         with warnings.catch_warnings():  # CPU attention has no batching rule yet; vmap loops over models there
             warnings.filterwarnings("ignore", message="There is a performance drop because we have not yet implemented")
-            return vmap(lambda p, b: functional_call(self._skeleton, (p, b), inputs))(params, self.buffers)
+            return vmap(lambda p, b: functional_call(self._skeleton, (p, b), inputs))(params, buffers)
+
+    def _runs_text_at_any_length(self) -> bool:
+        """Whether the text tower is open_clip's causal one pooled at the end-of-text token."""
+        skeleton = self._skeleton
+        return (isinstance(skeleton, open_clip.CLIP) and skeleton.attn_mask is not None
+                and skeleton.text_pool_type == "argmax")
+
+    def text_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``tokens`` without the padding columns (id 0) after every row's end, where the text
+        tower can run at their length (:meth:`_at_text_length`); else unchanged."""
+        if not self._runs_text_at_any_length():
+            return tokens
+        used = (tokens != 0).any(dim=0).nonzero()
+        return tokens[:, :int(used.max()) + 1] if len(used) else tokens
+
+    def _at_text_length(self, params: Params, inputs: tuple[torch.Tensor, ...]) -> tuple[Params, Params]:
+        """Parameters and buffers for running open_clip's text tower at the length of the tokens given.
+
+        ``open_clip.CLIP.encode_text`` adds its whole positional embedding and causal mask, so it
+        only takes tokens padded to the full context (77 for BPE, where a procedural caption
+        needs about 10). Slicing both to the tokens' length is exact for a causal tower pooled at
+        the end-of-text token: no position after it can reach the pooled feature. It cuts a CPU
+        step of ``tiny-vit-bpe`` about threefold. Other models, and full-length tokens, pass unchanged.
+        """
+        if (len(inputs) < 2 or not self._runs_text_at_any_length()
+                or inputs[1].shape[-1] == self._skeleton.context_length):
+            return params, self.buffers
+        length = inputs[1].shape[-1]
+        return (params | {"positional_embedding": params["positional_embedding"][:, :length]},
+                self.buffers | {"attn_mask": self.buffers["attn_mask"][:, :length, :length]})
 
     def evaluate(self, params: Params, *inputs: torch.Tensor):
         """The forward in eval mode (BatchNorm uses and keeps its running statistics), without
@@ -90,8 +122,9 @@ def pixels(images: torch.Tensor, visual: nn.Module) -> torch.Tensor:
 
 
 def clip_loss_fn(stack: StackedModels, images: torch.Tensor, tokens: torch.Tensor) -> LossFn:
-    """Per-model CLIP loss (open_clip's ``ClipLoss``) on the pairs ``(images[i], tokens[i])`` of a batch."""
-    images, tokens = images.to(stack.device), tokens.to(stack.device)
+    """Per-model CLIP loss (open_clip's ``ClipLoss``) on the pairs ``(images[i], tokens[i])`` of a
+    batch; the text tower runs at the longest caption's length (:meth:`StackedModels.text_tokens`)."""
+    images, tokens = images.to(stack.device), stack.text_tokens(tokens).to(stack.device)
 
     def loss_fn(params: Params, idx: torch.Tensor) -> torch.Tensor:
         image_features, text_features, scale = stack(params, pixels(images[idx], stack.visual), tokens[idx])
