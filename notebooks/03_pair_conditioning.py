@@ -244,6 +244,12 @@ conditioning.readout_table(sweep.results, kappa_main)
 # A claim marked *this book* in the table is the book's own extension of the paper (a control, a
 # finer dose-response, a prediction the paper's text does not make); its verdict says nothing
 # about the paper. To check a verdict on fresh seeds, rerun with `-p first_seed 1000`.
+#
+# Claim c's rule was changed after the chapter was published. It read "Spearman rho over all
+# weights at most -0.8". With CLIP's weight far below the rest, an ordering of the smaller weights
+# by chance already gives about -0.5 to -0.8 on five weights, so the verdict rested on noise and
+# could flip with the seeds or the processor. The rule now leaves CLIP's weight out: a steady
+# fall gives -1, an ordering by chance 0, and the threshold -0.5 lies halfway.
 
 # %%
 stats = conditioning.claim_statistics(sweep.results, kappa_main)
@@ -263,8 +269,8 @@ claims.add("b", "Without negative pairs the representation does not balance: its
 # %%
 claims.add("c", "The final condition number decreases monotonically as the weight of the negatives grows.",
            "this book: a dose-response over neg_weight, extending Ren & Li 2023 (negatives reduce the condition number)",
-           "Spearman rho(neg_weight, final condition number) per seed over the sweep: mean at most -0.8 "
-           "and CI below 0", f"rho {stats['trend']}", stats["trend"].mean <= -0.8 and stats["trend"].hi < 0,
+           "Spearman rho(neg_weight, final condition number) per seed over the weights below 1: mean at most "
+           "-0.5 and CI below 0", f"rho {stats['trend']}", stats["trend"].mean <= -0.5 and stats["trend"].hi < 0,
            origin="book", evidence=[stats["trend"]])
 
 # %% tags=["nbval-check-output"]
@@ -293,8 +299,8 @@ claims.finish(enforce=enforce_claims, not_reproduced=not_reproduced)[["claim of"
 # ball, while CLIP's stay well inside it), and on the ball the cheapest way to raise the positive
 # similarity is to give up the weak directions, which cost the most norm. Their condition numbers
 # are then infinite in the theory's sense, and the measured values ($10^8$ to $10^9$: how far the
-# abandoned directions have decayed) are ordered by chance. With the three smallest weights
-# shuffled at random one expects a Spearman correlation of -0.8, and we measure about that. Only
+# abandoned directions have decayed) are ordered by chance: among the weights below 1 their
+# Spearman correlation with the weight is close to 0 (table above). Only
 # the full contrastive loss is bounded: with $w = 1$ the normalizer is never smaller than the
 # pair's own term, so the loss is never negative. Before the run we expected otherwise: with
 # infinitely many negatives the loss has a balanced optimum inside the ball for every

@@ -178,7 +178,21 @@ def test_clip_condition_number_rises_then_falls(tiny_sweep):
     assert (clip.peak > 5 * clip.start).all() and (clip.final < clip.start).all()
     stats = conditioning.claim_statistics(tiny_sweep.results)
     assert stats["rise"].mean > np.log10(5) and stats["collapse"].lo > 2
-    assert stats["trend"].mean < 0
+    assert stats["trend"].n == 0 and np.isnan(stats["trend"].mean)  # one weight below 1 besides 0: nothing to order
+
+
+def test_the_trend_orders_the_weights_below_clips_only():
+    """Seed 0 falls steadily below weight 1 (rho -1), seed 1 rises (rho +1), seed 2 is mixed;
+    CLIP's weight 1 has the lowest value everywhere and must not count (with it, seed 1 would be 0)."""
+    weights = [0.0, 0.03, 0.1, 0.3, 1.0]
+    finals = {0: [9, 8, 7, 6, 0], 1: [6, 7, 8, 9, 0], 2: [7, 9, 8, 6, 0]}
+    rows = [{"kappa_z": 10.0, "neg_weight": w, "seed": seed, "log10_final": v, "final": 10.0 ** v,
+             "log10_peak": 2.0, "log10_start": 0.0}
+            for seed, values in finals.items() for w, v in zip(weights, values)]
+    stats = conditioning.claim_statistics(pd.DataFrame(rows))
+    # seed 2: ranks of (7, 9, 8, 6) are (2, 4, 3, 1) against (1, 2, 3, 4): d^2 = 1 + 4 + 0 + 9 = 14,
+    # rho = 1 - 6 * 14 / (4 * 15) = -0.4
+    assert stats["trend"].mean == pytest.approx((-1 + 1 - 0.4) / 3) and stats["trend"].n == 3
 
 
 def test_positive_pairs_align_the_views_early(tiny_sweep):

@@ -24,6 +24,10 @@ class Interval(NamedTuple):
         return f"{self.mean:.3f} [{self.lo:.3f}, {self.hi:.3f}]"
 
 
+UNDECIDED = Interval(float("nan"), float("nan"), float("nan"), 0)
+"""A statistic the data at hand cannot give: a claim resting on it is undecided."""
+
+
 def mean_ci(values: Sequence[float], confidence: float = 0.95) -> Interval:
     """Mean and Student-t confidence interval; a zero-spread sample gets a zero-width interval."""
     x = np.asarray(values, dtype=float)

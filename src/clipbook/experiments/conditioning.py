@@ -26,7 +26,7 @@ import torch
 from clipbook.data.views import PairedViews, ViewSpec, sample_views
 from clipbook.device import default_device
 from clipbook.evaluate import spectral
-from clipbook.evaluate.stats import Interval, mean_ci, spearman_per_group, summarize
+from clipbook.evaluate.stats import UNDECIDED, Interval, mean_ci, spearman_per_group, summarize
 from clipbook.learners import sweeps
 from clipbook.models import linear
 from clipbook.training.loop import Params, TrainConfig, train
@@ -204,7 +204,10 @@ def claim_statistics(final: pd.DataFrame, kappa_z: float | None = None) -> dict[
     - ``rise``: ``log10(peak / start)`` of the condition number with CLIP's loss;
     - ``clip_final``: CLIP's final condition number;
     - ``collapse``: ``log10(final without negatives / final with CLIP)``, paired by seed;
-    - ``trend``: Spearman correlation of the final condition number with ``neg_weight``, per seed.
+    - ``trend``: Spearman correlation of the final condition number with ``neg_weight`` among the
+      weights below 1, per seed: -1 for a steady fall, 0 when those weights order it by chance
+      (CLIP's weight 1 is left out: it alone would pull a chance ordering to -0.5 on five weights);
+      undecided (NaN) with fewer than three such weights.
     """
     kappa_z = final.kappa_z.max() if kappa_z is None else kappa_z
     at = final[final.kappa_z == kappa_z]
@@ -216,7 +219,8 @@ def claim_statistics(final: pd.DataFrame, kappa_z: float | None = None) -> dict[
         "rise": mean_ci(clip.log10_peak - clip.log10_start),
         "clip_final": mean_ci(clip.final),
         "collapse": mean_ci(positive_only.log10_final - clip.log10_final),
-        "trend": mean_ci(spearman_per_group(at, "neg_weight", "log10_final")),
+        "trend": (mean_ci(spearman_per_group(below, "neg_weight", "log10_final"))
+                  if (below := at[at.neg_weight < 1]).neg_weight.nunique() >= 3 else UNDECIDED),
     }
 
 
