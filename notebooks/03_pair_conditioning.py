@@ -245,11 +245,17 @@ conditioning.readout_table(sweep.results, kappa_main)
 # finer dose-response, a prediction the paper's text does not make); its verdict says nothing
 # about the paper. To check a verdict on fresh seeds, rerun with `-p first_seed 1000`.
 #
-# Claim c's rule was changed after the chapter was published. It read "Spearman rho over all
-# weights at most -0.8". With CLIP's weight far below the rest, an ordering of the smaller weights
-# by chance already gives about -0.5 to -0.8 on five weights, so the verdict rested on noise and
-# could flip with the seeds or the processor. The rule now leaves CLIP's weight out: a steady
-# fall gives -1, an ordering by chance 0, and the threshold -0.5 lies halfway.
+# Claim c's rule was changed twice after the chapter was first published, and the verdict on the
+# default seeds stayed "not reproduced" each time. It first read "mean Spearman rho over all
+# weights at most -0.8 and CI below 0". With CLIP's weight far below the rest, an ordering of the
+# smaller weights by chance already gives -0.5 on average on five weights (and we measured
+# -0.74), so the verdict rested on noise. The second rule left CLIP's weight out (a steady fall
+# gives -1, an ordering by chance 0) and asked for a mean at most -0.5, halfway; the run gave
+# -0.48, again at the threshold, and three seed sets gave -0.48, -0.72 and -0.24 (seeds 0, 1000
+# and 2000 onwards), so the mean flips the verdict from one seed set to the next. The rule now
+# asks the whole interval to lie below -0.5, the form of the book's other rules: the fall must be
+# steadier than halfway between chance and a steady fall, with confidence. All three seed sets
+# give the same verdict under it.
 
 # %%
 stats = conditioning.claim_statistics(sweep.results, kappa_main)
@@ -269,8 +275,8 @@ claims.add("b", "Without negative pairs the representation does not balance: its
 # %%
 claims.add("c", "The final condition number decreases monotonically as the weight of the negatives grows.",
            "this book: a dose-response over neg_weight, extending Ren & Li 2023 (negatives reduce the condition number)",
-           "Spearman rho(neg_weight, final condition number) per seed over the weights below 1: mean at most "
-           "-0.5 and CI below 0", f"rho {stats['trend']}", stats["trend"].mean <= -0.5 and stats["trend"].hi < 0,
+           "Spearman rho(neg_weight, final condition number) per seed over the weights below 1: CI below -0.5",
+           f"rho {stats['trend']}", stats["trend"].hi < -0.5,
            origin="book", evidence=[stats["trend"]])
 
 # %% tags=["nbval-check-output"]
@@ -291,7 +297,8 @@ claims.finish(enforce=enforce_claims, not_reproduced=not_reproduced)[["claim of"
 #
 # **Claim c did not reproduce.** We expected the final condition number to fall steadily as the
 # negative pairs gain weight. In the anisotropic worlds it does not fall steadily: it stays huge
-# for every weight below 1 and drops only at 1, so the ordering among the small weights is noise.
+# for every weight below 1 and drops only at 1, and among the small weights it is only loosely
+# ordered.
 # The reason is in the loss rather than in the statistics. For any weight $w < 1$ the loss is
 # unbounded below: once a positive pair dominates its own softmax row,
 # $-s_{ii} + w \log\sum_j e^{s_{ij}} \approx -(1 - w)\, s_{ii}$ keeps rewarding larger weights. So
@@ -299,8 +306,9 @@ claims.finish(enforce=enforce_claims, not_reproduced=not_reproduced)[["claim of"
 # ball, while CLIP's stay well inside it), and on the ball the cheapest way to raise the positive
 # similarity is to give up the weak directions, which cost the most norm. Their condition numbers
 # are then infinite in the theory's sense, and the measured values ($10^8$ to $10^9$: how far the
-# abandoned directions have decayed) are ordered by chance: among the weights below 1 their
-# Spearman correlation with the weight is close to 0 (table above). Only
+# abandoned directions have decayed) are only partly ordered: among the weights below 1 their
+# Spearman correlation with the weight is about -0.5 (-0.48 [-0.76, -0.20] on the default seeds),
+# halfway between chance and a steady fall. Only
 # the full contrastive loss is bounded: with $w = 1$ the normalizer is never smaller than the
 # pair's own term, so the loss is never negative. Before the run we expected otherwise: with
 # infinitely many negatives the loss has a balanced optimum inside the ball for every
