@@ -107,3 +107,39 @@ def test_scale_effect_pairs_by_seed():
     assert effect["CLIP"].mean == pytest.approx(0.25)  # (0.3 + 0.2) / 2
     assert effect["SL"].mean == pytest.approx(0.025)
     assert effect["difference"].mean == pytest.approx(0.225)  # (0.25 + 0.2) / 2
+
+
+def test_open_world_classes_train_but_leave_the_tested_classes_as_they_were():
+    closed = ImbalanceWorld(n_adjectives=3, n_nouns=4)
+    opened = ImbalanceWorld(n_adjectives=3, n_nouns=4, open_adjectives=2)
+    assert (opened.n_classes, opened.n_trained_classes, opened.text_dim) == (12, 20, 3 + 2 + 4 + closed.n_details)
+    train = sample(opened, 0, "train", 2000)
+    assert train.y.max() == 19 and torch.bincount(train.y[0], minlength=20).tolist() == opened.counts(2000, 0).tolist()
+    assert torch.bincount(sample(opened, 0, "id", 3).y[0]).tolist() == [3] * 12  # tested classes only
+    # the open-world adjectives get their own words: class 12 is adjective 3 with noun 0
+    assert opened.class_words()[12].tolist() == [3, 5] and opened.class_names().shape == (12, opened.text_dim)
+    # the same seed gives the tested classes the same images with and without open-world classes
+    test_closed, test_open = sample(closed, 4, "id", 5), sample(opened, 4, "id", 5)
+    assert torch.equal(test_closed.x, test_open.x) and torch.equal(test_closed.y, test_open.y)
+
+
+def test_open_world_sweep_scores_among_the_tested_classes_only():
+    world = ImbalanceWorld(n_adjectives=2, n_nouns=3, open_adjectives=1)
+    config = TrainConfig(steps=5, batch_size=16)
+    sweep = ex.run_sweep(world, [0, 1], [ex.Variant(ex.CLIP), ex.Variant(ex.SL)], n_train=200, n_test=4,
+                         embed_dim=4, config=config)
+    assert set(sweep.history["class"]) == set(range(6)) and len(sweep.results) == 4
+    with pytest.raises(ValueError, match="frozen CLIP head"):
+        ex.run_sweep(world, [0], [ex.Variant("SL, frozen CLIP head", frozen_head=True)], n_train=200, n_test=4,
+                     embed_dim=4, config=config)
+
+
+def test_paired_change_is_before_minus_after_per_method_and_seed():
+    before = pd.DataFrame({"method": ["CLIP", "CLIP", "SL", "SL", "only before"], "seed": [0, 1, 0, 1, 0],
+                           "rho_predictions": [0.5, 0.3, 0.6, 0.6, 0.9]})
+    after = pd.DataFrame({"method": ["CLIP", "CLIP", "SL", "SL"], "seed": [1, 0, 0, 1],
+                          "rho_predictions": [0.2, 0.1, 0.7, 0.5]})
+    change = ex.paired_change(before, after)
+    assert set(change) == {"CLIP", "SL"}
+    assert change["CLIP"].mean == pytest.approx(0.25)  # seed 0: 0.5 - 0.1, seed 1: 0.3 - 0.2
+    assert change["SL"].mean == pytest.approx(0.0) and change["SL"].n == 2  # -0.1 and +0.1

@@ -11,6 +11,12 @@ nuisance dimensions and noise); captions are bags of words: the class's two word
 Training counts per class follow a profile (:func:`clipbook.data.frequencies.class_counts`: a
 power law, or a real ``classname<TAB>count`` file mapped onto the classes by rank), with head
 and tail shuffled over the classes per seed. Test sets are balanced.
+
+``open_adjectives`` adds open-world concepts (Wen et al.'s Sec. 3.6): classes named by further
+adjectives with the same nouns, present in training and never tested. They share the long-tailed
+profile with the tested classes (``n_trained_classes`` in all), their geometry is drawn from a
+separate stream, so the tested classes are the same with or without them, and classes
+``0 .. n_classes - 1`` are always the tested ones.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import torch
 
 from clipbook.data.frequencies import class_counts
 from clipbook.data.latent import LatentBatch, random_embedding
+from clipbook.data.shapes import rng_stream
 from clipbook.data.splits import Split, split_generator
 
 
@@ -42,11 +49,14 @@ class ImbalanceWorld:
     descriptive: float = 0.0  # probability that a caption describes each detail of its image
     trim_tail: int = 0  # the rarest classes cut to `tail_cap` training examples (Wen et al.'s trim-tail)
     tail_cap: int = 1
+    open_adjectives: int = 0  # adjectives of the open-world classes: trained on, never tested
 
     def __post_init__(self):
         if self.n_adjectives < 1 or self.n_nouns < 1 or self.n_classes < 2:
             raise ValueError("the world needs at least two classes")
-        if not 0 <= self.trim_tail < self.n_classes or self.tail_cap < 0:
+        if self.open_adjectives < 0:
+            raise ValueError(f"open_adjectives must be >= 0, got {self.open_adjectives}")
+        if not 0 <= self.trim_tail < self.n_trained_classes or self.tail_cap < 0:
             raise ValueError("trim_tail must leave some classes untrimmed and tail_cap must be >= 0")
         if not 0 <= self.descriptive <= 1:
             raise ValueError(f"descriptive must be a probability, got {self.descriptive}")
@@ -55,57 +65,75 @@ class ImbalanceWorld:
 
     @property
     def n_classes(self) -> int:
+        """The tested classes."""
         return self.n_adjectives * self.n_nouns
 
     @property
+    def n_trained_classes(self) -> int:
+        """The tested classes and the open-world ones after them."""
+        return (self.n_adjectives + self.open_adjectives) * self.n_nouns
+
+    @property
     def text_dim(self) -> int:
-        """Bag-of-words size: adjectives, nouns, detail words."""
-        return self.n_adjectives + self.n_nouns + self.n_details
+        """Bag-of-words size: adjectives (tested, then open-world), nouns, detail words."""
+        return self.n_adjectives + self.open_adjectives + self.n_nouns + self.n_details
 
     def class_words(self) -> torch.Tensor:
-        """``[K, 2]`` word indices (adjective, noun) of every class, in the text vocabulary."""
-        k = torch.arange(self.n_classes)
-        return torch.stack([k // self.n_nouns, self.n_adjectives + k % self.n_nouns], dim=1)
+        """``[K, 2]`` word indices (adjective, noun) of every trained class, in the text vocabulary."""
+        k = torch.arange(self.n_trained_classes)
+        return torch.stack([k // self.n_nouns, self.n_adjectives + self.open_adjectives + k % self.n_nouns], dim=1)
 
     def class_names(self) -> torch.Tensor:
-        """``[K, text_dim]`` bag of words of each class's name: the zero-shot prompts."""
+        """``[K, text_dim]`` bag of words of each tested class's name: the zero-shot prompts."""
         names = torch.zeros(self.n_classes, self.text_dim)
-        names.scatter_(1, self.class_words(), 1.0)
+        names.scatter_(1, self.class_words()[:self.n_classes], 1.0)
         return names
 
     def counts(self, n: int, seed: int) -> np.ndarray:
-        """Training examples per class: the profile's counts (at least one each), head and tail
-        assigned to the classes by a seeded shuffle."""
-        counts = class_counts(self.profile, self.n_classes, n, alpha=self.alpha, min_count=1)  # head first
+        """Training examples per trained class: the profile's counts (at least one each), head and
+        tail assigned to the classes by a seeded shuffle."""
+        counts = class_counts(self.profile, self.n_trained_classes, n, alpha=self.alpha, min_count=1)  # head first
         if self.trim_tail:
             counts[-self.trim_tail:] = np.minimum(counts[-self.trim_tail:], self.tail_cap)
-        return counts[np.random.default_rng(seed).permutation(self.n_classes)]
+        return counts[np.random.default_rng(seed).permutation(self.n_trained_classes)]
 
     def trimmed(self, seed: int) -> np.ndarray:
         """The classes that trim-tail cut (indices), for this seed's shuffle."""
-        order = np.random.default_rng(seed).permutation(self.n_classes)
-        return np.flatnonzero(order >= self.n_classes - self.trim_tail)
+        order = np.random.default_rng(seed).permutation(self.n_trained_classes)
+        return np.flatnonzero(order >= self.n_trained_classes - self.trim_tail)
 
 
 def _geometry(world: ImbalanceWorld, seed: int) -> dict[str, torch.Tensor]:
-    """A seed's fixed structure: word and class vectors, detail directions, the image embedding."""
+    """A seed's fixed structure: word and class vectors, detail directions, the image embedding.
+    The open-world classes' adjectives and class parts come from a second stream, after the
+    tested classes' scale is set, so they leave the tested classes' geometry as it was."""
     g = torch.Generator().manual_seed(seed)
-    words = torch.randn(world.n_adjectives + world.n_nouns, world.latent_dim, generator=g) / math.sqrt(world.latent_dim)
-    specific = torch.randn(world.n_classes, world.latent_dim, generator=g) / math.sqrt(world.latent_dim)
-    cw = world.class_words()
-    means = (words[cw[:, 0]] + words[cw[:, 1]]) / math.sqrt(2) + world.specific * specific
-    details = torch.randn(world.n_details, world.latent_dim, generator=g) / math.sqrt(world.latent_dim)
-    embedding = random_embedding(world.image_dim, world.latent_dim + world.n_noise, g)
-    return {"means": 2.0 * means / means.norm(dim=1).mean(), "details": details, "embedding": embedding}
+    d = world.latent_dim
+    words = torch.randn(world.n_adjectives + world.n_nouns, d, generator=g) / math.sqrt(d)
+    specific = torch.randn(world.n_classes, d, generator=g) / math.sqrt(d)
+    details = torch.randn(world.n_details, d, generator=g) / math.sqrt(d)
+    embedding = random_embedding(world.image_dim, d + world.n_noise, g)
+    nouns = words[world.n_adjectives:]
+    adjectives = words[:world.n_adjectives]
+    if world.open_adjectives:
+        g_open = torch.Generator().manual_seed(int(rng_stream(seed, "geometry", "open-world").integers(2**62)))
+        adjectives = torch.cat([adjectives, torch.randn(world.open_adjectives, d, generator=g_open) / math.sqrt(d)])
+        extra = torch.randn(world.n_trained_classes - world.n_classes, d, generator=g_open) / math.sqrt(d)
+        specific = torch.cat([specific, extra])
+    k = torch.arange(world.n_trained_classes)
+    means = (adjectives[k // world.n_nouns] + nouns[k % world.n_nouns]) / math.sqrt(2) + world.specific * specific
+    return {"means": 2.0 * means / means[:world.n_classes].norm(dim=1).mean(), "details": details,
+            "embedding": embedding}
 
 
 def sample(world: ImbalanceWorld, seed: int, split: Split, n: int) -> LatentBatch:
     """One seed's images, captions and labels (leading model axis of size 1): ``n`` long-tailed
-    training pairs for ``train``, ``n`` per class for a balanced ``id`` test set."""
+    training pairs over the trained classes for ``train``, ``n`` per tested class for a balanced
+    ``id`` test set."""
     geo = _geometry(world, seed)
     g = split_generator(seed, split)
     per_class = world.counts(n, seed) if split == "train" else np.full(world.n_classes, n)
-    y = torch.repeat_interleave(torch.arange(world.n_classes), torch.as_tensor(per_class))
+    y = torch.repeat_interleave(torch.arange(len(per_class)), torch.as_tensor(per_class))
     y = y[torch.randperm(len(y), generator=g)]
     detail_on = torch.rand(len(y), world.n_details, generator=g) < 0.5  # each detail present in half the images
     z = geo["means"][y] + world.within_std * (detail_on.float() @ geo["details"]) * 2 / math.sqrt(world.n_details)
@@ -115,5 +143,5 @@ def sample(world: ImbalanceWorld, seed: int, split: Split, n: int) -> LatentBatc
     t = torch.zeros(len(y), world.text_dim)
     t.scatter_(1, world.class_words()[y], 1.0)
     described = detail_on & (torch.rand(len(y), world.n_details, generator=g) < world.descriptive)
-    t[:, world.n_adjectives + world.n_nouns:] = described.float()
+    t[:, world.text_dim - world.n_details:] = described.float()
     return LatentBatch(x.unsqueeze(0), t.unsqueeze(0), y.unsqueeze(0))

@@ -86,12 +86,16 @@ def run_sweep(world: ImbalanceWorld, seeds: Sequence[int], runs: Sequence[Varian
               embed_dim: int, config: TrainConfig, tail_share: float = 0.2,
               device: torch.device | None = None) -> Sweep:
     """Every variant at every seed (seeds stacked): one row per (variant, seed); ``history`` holds
-    each model's per-class accuracy against its training count."""
+    each model's per-class accuracy against its training count. Models train on all of the
+    world's classes (open-world ones included) and are scored among the tested classes."""
+    if world.open_adjectives and any(run.frozen_head for run in runs):
+        raise ValueError("a frozen CLIP head has rows for the tested classes only; run it without open_adjectives")
     started = time.perf_counter()
     device = device or default_device()
     train = stack_batches([sample(world, s, "train", n_train) for s in seeds], device)
     test = stack_batches([sample(world, s, "id", n_test) for s in seeds], device)
-    counts = torch.stack([torch.bincount(y, minlength=world.n_classes) for y in train.y])
+    counts = torch.stack([torch.bincount(y, minlength=world.n_trained_classes) for y in train.y])
+    tested = slice(0, world.n_classes)
     prompts = world.class_names().to(device).expand(len(seeds), -1, -1)
     if any(run.name == CLIP or run.frozen_head for run in runs):
         clip = train_mmcl(train, embed_dim, config, desc=CLIP)
@@ -102,10 +106,10 @@ def run_sweep(world: ImbalanceWorld, seeds: Sequence[int], runs: Sequence[Varian
             logits = torch.bmm(test.x, linear_head(clip, prompts).transpose(1, 2))
         else:
             weights = sampling_weights(counts, run.weighting) if run.weighting else None
-            params = train_prototype_sl(train, world.n_classes, embed_dim, config, vocab_size=run.vocab_size,
+            params = train_prototype_sl(train, world.n_trained_classes, embed_dim, config, vocab_size=run.vocab_size,
                                         weights=weights, head=clip_head if run.frozen_head else None, desc=run.name)
-            logits = prototype_logits(params, test.x, clip_head if run.frozen_head else None)
-        for seed, row in zip(seeds, scores(logits.detach(), test.y, counts, tail_share)):
+            logits = prototype_logits(params, test.x, clip_head if run.frozen_head else None)[..., tested]
+        for seed, row in zip(seeds, scores(logits.detach(), test.y, counts[:, tested], tail_share)):
             per_class.append(pd.DataFrame({"method": run.name, "seed": seed, "class": range(world.n_classes),
                                            "count": row.pop("counts"), "accuracy": row.pop("per_class")}))
             rows.append({**run._asdict(), "method": run.name, "seed": seed, **row})
@@ -141,3 +145,9 @@ def scale_effect(scale: pd.DataFrame, fraction: float) -> dict[str, Interval]:
     change = {m: wide[m][f"{fraction:g}"] - wide[m]["all"] for m in (CLIP, SL)}
     return {CLIP: mean_ci(change[CLIP].to_numpy()), SL: mean_ci(change[SL].to_numpy()),
             "difference": mean_ci((change[CLIP] - change[SL]).to_numpy())}
+
+
+def paired_change(before: pd.DataFrame, after: pd.DataFrame, value: str = "rho_predictions") -> dict[str, Interval]:
+    """Per method run in both sweeps, ``value`` in ``before`` minus in ``after``, paired by seed."""
+    wide = [r.pivot_table(index="seed", columns="method", values=value) for r in (before, after)]
+    return {m: mean_ci((wide[0][m] - wide[1][m]).to_numpy()) for m in wide[1].columns if m in wide[0]}
