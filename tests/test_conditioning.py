@@ -118,7 +118,9 @@ def test_init_is_common_across_settings_and_small():
     torch.testing.assert_close(p["image"][0], p["image"][2])
     torch.testing.assert_close(p["text"][1], p["text"][5])
     assert not torch.allclose(p["image"][0], p["image"][1])
-    assert p["image"].std().item() == pytest.approx(0.01 / 2, rel=0.6)  # scale / sqrt(d_in)
+    # scale / sqrt(d_in); the sample std of 72 Gaussian draws has a relative standard error of
+    # 1 / sqrt(2 * 72) = 0.083, so four of them (0.33) pass every seed and fail a missing 1/sqrt(d_in) (x2)
+    assert p["image"].std().item() == pytest.approx(0.01 / 2, rel=0.33)
 
 
 def test_model_table_follows_the_sweep_order():
@@ -170,7 +172,8 @@ def test_readout_table(tiny_sweep):
     table = conditioning.readout_table(tiny_sweep.results, 10.0)
     assert table.index.tolist() == [0.0, 0.5, 1.0]
     assert list(table.columns) == ["log10 condition number", "effective rank", "norm / ball radius"]
-    assert table.loc[1.0, "effective rank"].startswith("3.9") and " [" in table.loc[1.0, "effective rank"]
+    mean, interval = table.loc[1.0, "effective rank"].split(" [")
+    assert float(mean) == pytest.approx(4, abs=0.1) and interval.endswith("]")  # balanced: all 4 directions
 
 
 def test_clip_condition_number_rises_then_falls(tiny_sweep):

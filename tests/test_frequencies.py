@@ -24,7 +24,7 @@ def test_shipped_files_are_the_1000_imagenet_classes_in_order(name):
 @pytest.mark.parametrize("name,slope", [("incaps_imagenet_ori", -0.4), ("laionet_thresh0.7_ori", -1.9)])
 def test_loglog_slopes_match_the_data_readme(name, slope):
     """shared/data/README.md: ImageNet-Captions 'about -0.4', LAIONet 'about -1.9'."""
-    assert loglog_slope(load_frequency_file(name)) == pytest.approx(slope, abs=0.3)
+    assert loglog_slope(load_frequency_file(name)) == pytest.approx(slope, abs=0.05)  # the README rounds to 0.1
 
 
 def test_loglog_slope_recovers_a_power_law():

@@ -204,6 +204,7 @@ def test_resuming_restores_batch_norm_statistics(tmp_path):
     assert not torch.equal(restarted.visual.bn1.running_mean, torch.zeros_like(restarted.visual.bn1.running_mean))
 
 
+@pytest.mark.slow  # a timing assert: not in the fast suite, where a loaded machine could fail it
 def test_pretrained_weights_offline_are_a_clear_fast_error(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     started = time.perf_counter()
