@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEPS_STAMP := $(VENV)/.deps-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: setup book pdf test test-fast gpu-check chromium tex clean
+.PHONY: setup book pdf test test-fast mutation gpu-check chromium tex clean
 
 # Dependencies are (re)installed only when pyproject.toml changes; the project itself is
 # always re-linked (editable, no deps: seconds), so a cached venv follows the checkout.
@@ -43,6 +43,13 @@ test: setup chromium
 # Unit tests only (no chapter at its default profile, no site build).
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"
+
+# Mutation testing ([tool.mutmut] in pyproject.toml says what and against which tests); slow, not
+# part of `make test`. Prints each mutant that survived; `mutmut show NAME` shows one.
+mutation: setup
+	$(BIN)/python -m pip install -q -e '.[mutation]'
+	$(BIN)/mutmut run --max-children 2
+	$(BIN)/mutmut results
 
 # The CUDA / bf16 path where a GPU is at hand (one line and exit 0 elsewhere).
 gpu-check: setup
