@@ -1,11 +1,12 @@
 """The claims table decides, records and enforces what a chapter reports."""
 
 import json
+from pathlib import Path
 
 import pytest
 
 from clipbook.book.claims import RESULTS_ENV, ClaimSet, ClaimsNotAsReported
-from clipbook.evaluate.stats import mean_ci
+from clipbook.evaluate.stats import Interval, mean_ci
 
 
 def _claims(*reproduced: bool) -> ClaimSet:
@@ -80,3 +81,58 @@ def test_a_claim_on_statistics_that_are_not_numbers_is_undecided_and_fails_an_en
         claims.finish(not_reproduced=["a", "b"])
     assert claims.finish(enforce=False).loc["a", "verdict"] == "undecided"
     assert json.loads(results_file.read_text())["claims"][0]["reproduced"] is None
+
+
+def test_the_table_and_the_record_carry_every_field_as_stated(results_file):
+    claims = ClaimSet("demo")
+    claims.add("a", "X beats Y.", "Paper, Fig. 1", "CI above 0", "0.1 [0.05, 0.15]", True)
+    claims.add("b", "Z helps.", "this book", "CI above 0", "-0.2 [-0.3, -0.1]", False, origin="book")
+    expected_rows = [
+        {"claim": "a", "statement": "X beats Y.", "claim of": "the paper", "source": "Paper, Fig. 1",
+         "test": "CI above 0", "measured": "0.1 [0.05, 0.15]", "verdict": "reproduced"},
+        {"claim": "b", "statement": "Z helps.", "claim of": "this book", "source": "this book",
+         "test": "CI above 0", "measured": "-0.2 [-0.3, -0.1]", "verdict": "not reproduced"}]
+    assert claims.table().reset_index().to_dict("records") == expected_rows
+    claims.finish(not_reproduced=["b"])
+    text = results_file.read_text()
+    record = json.loads(text)
+    assert text == json.dumps(record, indent=2)  # readable on the Results page's source
+    assert record["chapter"] == "demo" and record["enforced"] is True
+    assert [{k: c[k] for k in ("id", "statement", "source", "test", "measured", "reproduced", "origin", "verdict",
+                               "expected")} for c in record["claims"]] == [
+        {"id": "a", "statement": "X beats Y.", "source": "Paper, Fig. 1", "test": "CI above 0",
+         "measured": "0.1 [0.05, 0.15]", "reproduced": True, "origin": "paper", "verdict": "reproduced",
+         "expected": True},
+        {"id": "b", "statement": "Z helps.", "source": "this book", "test": "CI above 0",
+         "measured": "-0.2 [-0.3, -0.1]", "reproduced": False, "origin": "book", "verdict": "not reproduced",
+         "expected": False}]
+
+
+def test_the_results_file_defaults_to_results_and_its_folder_is_made(tmp_path, monkeypatch):
+    monkeypatch.delenv(RESULTS_ENV)
+    monkeypatch.chdir(tmp_path)
+    assert ClaimSet("demo").results_path() == Path("results") / "demo.json"
+    monkeypatch.setenv(RESULTS_ENV, str(tmp_path / "deep" / "er" / "r.json"))
+    _claims(True).finish()
+    assert (tmp_path / "deep" / "er" / "r.json").exists()
+
+
+def test_the_failure_message_names_each_surprise_and_what_the_text_says(results_file):
+    claims = _claims(False, True)
+    claims.add("c", "W.", "Paper", "CI above 0", "nan", False, evidence=[float("nan")])
+    with pytest.raises(ClaimsNotAsReported) as err:
+        claims.finish(not_reproduced=["b"])
+    assert str(err.value).splitlines() == [
+        "demo: verdicts differ from the text:",
+        "  a: not reproduced (the chapter reports it as reproduced); measured 0.1 [0.05, 0.15]",
+        "  b: reproduced (the chapter reports it as not reproduced); measured 0.1 [0.05, 0.15]",
+        "  c: undecided (the chapter reports it as reproduced); measured nan; its statistics are not numbers at this "
+        "budget (more seeds?)"]
+
+
+def test_an_interval_over_one_value_is_undecided_even_with_finite_bounds():
+    claims = ClaimSet("demo")
+    claims.add("a", "X.", "Paper", "CI above 0", "", True, evidence=[Interval(0.5, 0.4, 0.6, 1)])
+    claims.add("b", "Y.", "Paper", "CI above 0", "", True, evidence=[Interval(0.5, 0.4, float("inf"), 3)])
+    claims.add("c", "Z.", "Paper", "CI above 0", "", True, evidence=[Interval(0.5, 0.4, 0.6, 2)])
+    assert [c.verdict for c in claims.claims] == ["undecided", "undecided", "reproduced"]
