@@ -44,12 +44,12 @@ test: setup chromium
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"
 
-# Mutation testing ([tool.mutmut] in pyproject.toml says what and against which tests); slow, not
-# part of `make test`. Prints each mutant that survived; `mutmut show NAME` shows one.
+# Mutation testing of the code that decides what readers are told (tests/mutation.py says which;
+# [tool.mutmut] in pyproject.toml, against which tests); slow, not part of `make test`. Prints the
+# score per module and each mutant that survived; `mutmut show NAME` shows one.
 mutation: setup
 	$(BIN)/python -m pip install -q -e '.[mutation]'
-	$(BIN)/mutmut run --max-children 2
-	$(BIN)/mutmut results
+	$(BIN)/python tests/mutation.py
 
 # The CUDA / bf16 path where a GPU is at hand (one line and exit 0 elsewhere).
 gpu-check: setup

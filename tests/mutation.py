@@ -1,0 +1,88 @@
+"""`make mutation`: mutmut over the code that decides what the book tells its readers, then a
+score per module and every surviving mutant by name (``mutmut show NAME`` shows one).
+
+The scope (issue 16): the metrics and statistics (``evaluate``), the claims table, the runner's
+cache key and run record, and each chapter's claim statistics. Training loops are left out: their
+mutants are caught by slow runs, not by the fast suite that mutmut can afford to repeat.
+"""
+from __future__ import annotations
+
+import fnmatch
+import json
+import subprocess
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+_STATISTICS = {
+    "intra_class": ["claim_statistics"],
+    "feature_sharing": ["sharing_results", "_gain_over_share", "caption_gains", "claim_statistics"],
+    "conditioning": ["summarize_trajectories", "readout_table", "claim_statistics"],
+    "diversity": ["is_baseline", "final", "with_effective_robustness", "model_names",
+                  "shift_effective_robustness", "factor_effects", "factor_intervals", "factor_table"],
+    "diversity_real": ["id_ood", "effective_robustness"],
+    "disentanglement": ["learned_text", "family_differences", "correlations", "positive", "family_gap",
+                        "rise_over_training", "metric_gaps", "interval_text"],
+    "imbalance": ["scores", "gap", "trimmed_accuracy", "subsampling_effect", "scale_effect", "paired_change"],
+}
+_RUNNER = ["_module_file", "_clipbook_imports", "chapter_code", "environment_key", "cache_key",
+           "results_path", "read_record", "is_current"]
+
+SCOPE = (["clipbook.evaluate.*", "clipbook.book.claims.*"]
+         + [f"clipbook.book.runner.x_{f}__mutmut_*" for f in _RUNNER]
+         + [f"clipbook.experiments.{m}.x_{f}__mutmut_*" for m, fs in _STATISTICS.items() for f in fs])
+"""mutmut's mutant-name patterns (``module.x_function__mutmut_N``) of the code in scope."""
+
+# mutmut's exit-code meaning (mutmut.stats.status_by_exit_code); a timeout counts as killed.
+_KILLED = {1, 3, 24, -24, 36, 152, 255}
+_SURVIVED = {0}
+
+
+def in_scope(name: str) -> bool:
+    return any(fnmatch.fnmatch(name, pattern) for pattern in SCOPE)
+
+
+def module_of(name: str) -> str:
+    """``clipbook.evaluate.stats.x_mean_ci__mutmut_3`` -> ``clipbook.evaluate.stats``."""
+    return name.split(".x_")[0].split(".xǁ")[0]
+
+
+def results(mutants: Path) -> dict[str, int | None]:
+    """Every mutant in scope with its exit code (None: not run) from mutmut's ``.meta`` files."""
+    codes = {}
+    for meta in mutants.rglob("*.meta"):
+        codes |= json.loads(meta.read_text())["exit_code_by_key"]
+    return {name: code for name, code in codes.items() if in_scope(name)}
+
+
+def report(codes: dict[str, int | None]) -> tuple[str, list[str]]:
+    """A table of killed / checked per module, and the surviving mutants' names."""
+    tally: dict[str, Counter] = defaultdict(Counter)
+    survivors = []
+    for name, code in sorted(codes.items()):
+        kind = "killed" if code in _KILLED else "survived" if code in _SURVIVED else "other"
+        tally[module_of(name)][kind] += 1
+        if kind == "survived":
+            survivors.append(name)
+    lines = ["| module | killed | survived | not scored | score |", "|---|---|---|---|---|"]
+    for module, c in sorted(tally.items()):
+        checked = c["killed"] + c["survived"]
+        score = f"{c['killed'] / checked:.2f}" if checked else "-"
+        lines.append(f"| `{module}` | {c['killed']} | {c['survived']} | {c['other']} | {score} |")
+    return "\n".join(lines), survivors
+
+
+def main(argv: list[str]) -> int:
+    mutmut = Path(sys.executable).with_name("mutmut")
+    patterns = argv or SCOPE
+    subprocess.run([str(mutmut), "run", "--max-children", "2", *patterns], cwd=ROOT, check=True)
+    table, survivors = report(results(ROOT / "mutants"))
+    print(table)
+    print(f"\n{len(survivors)} surviving mutants:", *survivors, sep="\n  ")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
