@@ -19,3 +19,15 @@ def test_a_category_keeps_its_colour_when_a_figure_shows_only_some_categories():
     assert to_rgb(left.get_lines()[0].get_color()) == to_rgb(palette["c"])
     assert to_rgb(right.get_legend().legend_handles[0].get_color()) == to_rgb(palette["c"])
     plt.close(fig)
+
+
+def test_ratio_axis_reads_the_core_to_spurious_variance_ratio():
+    fig, ax = plt.subplots()
+    ax.plot([0.1, 0.5, 4.0], [0.9, 0.8, 0.6])
+    top = plots.ratio_axis(ax, core_std=4.0)
+    forward, inverse = top._functions
+    assert ax.get_xscale() == "log"
+    assert forward(0.5) == 64.0 and forward(4.0) == 1.0  # (4 / 0.5) ** 2; equal spreads give 1
+    assert inverse(64.0) == 0.5
+    assert top.get_xlabel() == "core-to-spurious variance ratio"
+    plt.close(fig)

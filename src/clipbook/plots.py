@@ -52,6 +52,11 @@ def lines_with_ci(df: pd.DataFrame, x: str, y: str, hue: str, *, ax: plt.Axes | 
     return ax
 
 
+def legend_outside(ax: plt.Axes) -> None:
+    """The legend to the right of the axes, where no curve or band can hide under it."""
+    ax.legend(frameon=False, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+
+
 def id_ood_scatter(df: pd.DataFrame, hue: str, *, x: str = "id_accuracy", y: str = "ood_accuracy",
                    ax: plt.Axes | None = None) -> plt.Axes:
     """Every model's ID vs. OOD accuracy with a least-squares line per ``hue`` and y = x."""
@@ -67,6 +72,15 @@ def id_ood_scatter(df: pd.DataFrame, hue: str, *, x: str = "id_accuracy", y: str
     ax.set(xlabel="in-distribution accuracy", ylabel="out-of-distribution accuracy", xlim=(lo, 1.0), ylim=(lo, 1.0))
     ax.legend(frameon=False, fontsize="small")
     return ax
+
+
+def ratio_axis(ax: plt.Axes, core_std: float) -> plt.Axes:
+    """A log x axis of spurious stds with the core-to-spurious variance ratio
+    ``(core_std / x) ** 2`` on top: the quantity Xue et al.'s theory turns on."""
+    ax.set_xscale("log")
+    top = ax.secondary_xaxis("top", functions=(lambda x: (core_std / x) ** 2, lambda r: core_std / np.sqrt(r)))
+    top.set_xlabel("core-to-spurious variance ratio")
+    return top
 
 
 def heatmap(df: pd.DataFrame, index: str, columns: str, value: str, *, ax: plt.Axes | None = None,

@@ -1,7 +1,8 @@
 """Chapter 1: intra-class contrasting (Xue et al., ICLR 2024).
 
-Linear CLIP models (MMCL) trained on full captions and on class-only captions, and a linear
-supervised classifier (SL) on the same images, for every (core variance, seed) pair at once.
+Linear CLIP models (MMCL) trained on full captions, on class-only captions and on captions that
+also describe the spurious feature, and a linear supervised classifier (SL) on the same images,
+for every (core std, spurious std, seed) of the chapter's two sweeps at once.
 """
 
 from __future__ import annotations
@@ -22,43 +23,49 @@ from clipbook.learners.linear import stack_batches, train_mmcl, train_sl
 from clipbook.learners.sweeps import model_table
 from clipbook.training.loop import TrainConfig
 
-MMCL, MMCL_CLASS_ONLY, SL = "MMCL", "MMCL, class-only captions", "SL"
-METHODS = (MMCL, MMCL_CLASS_ONLY, SL)
+MMCL, MMCL_CLASS_ONLY, MMCL_SPURIOUS, SL = "MMCL", "MMCL, class-only captions", "MMCL, spurious in captions", "SL"
+CAPTIONS = {MMCL: {"captions": "full"}, MMCL_CLASS_ONLY: {"captions": "class_only"},
+            MMCL_SPURIOUS: {"captions": "full", "annotate_spurious": True}}
+"""The caption kind of each MMCL arm (:class:`SpuriousWorld` fields); the images are the same."""
+METHODS = (*CAPTIONS, SL)
+EQUIVALENCE_MARGIN = 0.05
+"""Claim c's margin, fixed before the run: class-only MMCL and SL count as the same when their paired
+OOD difference lies within 5 accuracy points (a tenth of the range from two-class chance to 1)."""
 
 
-def run_sweep(world: SpuriousWorld, core_stds: Sequence[float], seeds: Sequence[int], *, n_train: int,
-              n_test: int, embed_dim: int, config: TrainConfig, device: torch.device | None = None) -> pd.DataFrame:
-    """Train every method at every (core_std, seed); one row per model with its accuracies and
+def sweep_worlds(world: SpuriousWorld, core_stds: Sequence[float], spurious_stds: Sequence[float]) -> list[SpuriousWorld]:
+    """The chapter's two sweeps as one list: the core std at the world's spurious std, then the
+    spurious std at the largest core std (the variance contrast from the other side)."""
+    core = [replace(world, core_std=s) for s in core_stds]
+    contrast = [replace(world, core_std=max(core_stds), spurious_std=s) for s in spurious_stds]
+    return core + [w for w in contrast if w not in core]
+
+
+def run_sweep(worlds: Sequence[SpuriousWorld], seeds: Sequence[int], *, n_train: int, n_test: int, embed_dim: int,
+              config: TrainConfig, device: torch.device | None = None) -> pd.DataFrame:
+    """Train every method in every (world, seed); one row per model with its accuracies and
     the share of its class signal that comes from the spurious feature."""
     device = device or default_device()
-    worlds = {
-        captions: [replace(world, core_std=s, captions=captions) for s in core_stds]
-        for captions in ("full", "class_only")
-    }
-    split = {
-        (captions, name): sample_spurious(ws, seeds, n_test if name != "train" else n_train, name)
-        for captions, ws in worlds.items() for name in ("train", "id", "ood")
-    }
-    clip_train = stack_batches([split["full", "train"], split["class_only", "train"]], device)
-    clip_params = train_mmcl(clip_train, embed_dim, config)
-    sl_params = train_sl(stack_batches([split["full", "train"]], device), world.n_classes, config)
+    train = [sample_spurious([replace(w, **kind) for w in worlds], seeds, n_train, "train") for kind in CAPTIONS.values()]
+    clip_params = train_mmcl(stack_batches(train, device), embed_dim, config)
+    sl_params = train_sl(stack_batches(train[:1], device), worlds[0].n_classes, config)
 
     # Images are identical across caption kinds (common random numbers), so one test set serves all.
-    id_set, ood_set = (stack_batches([split["full", s]] * 2, device) for s in ("id", "ood"))
+    m = len(worlds) * len(seeds)
+    id_set, ood_set = (stack_batches([sample_spurious(worlds, seeds, n_test, s)] * len(CAPTIONS), device)
+                       for s in ("id", "ood"))
     clip_classifier = linear_head(clip_params, id_set.prompts)
-    sl_classifier = sl_params["weight"]
-    m = len(core_stds) * len(seeds)
-    classifiers = {MMCL: clip_classifier[:m], MMCL_CLASS_ONLY: clip_classifier[m:], SL: sl_classifier}
-    bias = {MMCL: None, MMCL_CLASS_ONLY: None, SL: sl_params["bias"]}
+    classifiers = {method: clip_classifier[i * m:(i + 1) * m] for i, method in enumerate(CAPTIONS)}
+    classifiers[SL] = sl_params["weight"]
+    world = worlds[0]
+    settings = [{"core_std": w.core_std, "spurious_std": w.spurious_std} for w in worlds]
     rows = []
     for method, w in classifiers.items():
-        b = bias[method]
-        scores = {name: torch.bmm(ds.x[:m], w.transpose(1, 2)) + (0 if b is None else b.unsqueeze(1))
-                  for name, ds in (("id", id_set), ("ood", ood_set))}
+        b = sl_params["bias"].unsqueeze(1) if method == SL else 0
+        scores = {name: torch.bmm(ds.x[:m], w.transpose(1, 2)) + b for name, ds in (("id", id_set), ("ood", ood_set))}
         share = signal_share(w, id_set.image_embedding[:m], world.spurious, world.core,
                              world.spurious_mean, world.core_mean)
-        settings = [{"method": method, "core_std": s} for s in core_stds]
-        rows.append(model_table(settings, seeds).drop(columns="model").assign(
+        rows.append(model_table([{"method": method} | s for s in settings], seeds).drop(columns="model").assign(
             id_accuracy=accuracy(scores["id"], id_set.y[:m]).cpu().numpy(),
             ood_accuracy=accuracy(scores["ood"], ood_set.y[:m]).cpu().numpy(),
             spurious_share=share.cpu().numpy(),
@@ -66,25 +73,56 @@ def run_sweep(world: SpuriousWorld, core_stds: Sequence[float], seeds: Sequence[
     return pd.concat(rows, ignore_index=True)
 
 
-def claim_statistics(results: pd.DataFrame) -> dict[str, Interval]:
-    """The statistics the chapter's four claims are decided on (95% CIs over seeds).
+def core_sweep(results: pd.DataFrame, spurious_std: float) -> pd.DataFrame:
+    """The rows of the core-std sweep (at the chapter's ``spurious_std``)."""
+    return results[results.spurious_std == spurious_std]
 
-    - ``advantage``: OOD accuracy of MMCL minus SL at the highest core variance (paired by seed);
+
+def contrast_sweep(results: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the spurious-std sweep (at the largest core std), with the core-to-spurious
+    variance ratio."""
+    high = results[results.core_std == results.core_std.max()]
+    return high.assign(variance_ratio=high.core_std ** 2 / high.spurious_std ** 2)
+
+
+def claim_statistics(results: pd.DataFrame, spurious_std: float) -> dict[str, Interval]:
+    """The statistics the chapter's claims are decided on (95% CIs over seeds, paired by seed).
+
+    On the core-std sweep (at ``spurious_std``):
+
+    - ``advantage``: OOD accuracy of MMCL minus SL at the highest core variance;
     - ``sl_share_trend``: Spearman correlation of SL's spurious share with core variance;
     - ``mmcl_share_max``: MMCL's spurious share at the core variance where it is largest;
     - ``class_only_advantage``: like ``advantage``, for MMCL trained on class-only captions;
-    - ``drop_mmcl`` / ``drop_sl``: ID minus OOD accuracy at the lowest core variance.
+    - ``class_only_loss``: OOD accuracy of MMCL minus class-only MMCL at the highest core variance;
+    - ``drop_mmcl`` / ``drop_sl``: ID minus OOD accuracy at the lowest core variance;
+    - ``id_cost``: ID accuracy of SL minus MMCL at the highest core variance;
+    - ``spurious_captions_advantage``: like ``advantage``, for MMCL whose captions also describe
+      the spurious feature.
+
+    On the spurious-std sweep (at the largest core std):
+
+    - ``contrast_trend``: Spearman correlation of the advantage (MMCL minus SL, per seed) with the
+      spurious std.
     """
-    high = results[results.core_std == results.core_std.max()]
-    low = results[results.core_std == results.core_std.min()]
-    mmcl_share = summarize(results[results.method == MMCL], "core_std", "spurious_share")
+    core = core_sweep(results, spurious_std)
+    high = core[core.core_std == core.core_std.max()]
+    low = core[core.core_std == core.core_std.min()]
+    mmcl_share = summarize(core[core.method == MMCL], "core_std", "spurious_share")
     worst = mmcl_share.loc[mmcl_share["mean"].idxmax()]
     drop = low.assign(drop=low.id_accuracy - low.ood_accuracy)
+    contrast = contrast_sweep(results).pivot_table(index=["seed", "spurious_std"], columns="method",
+                                                   values="ood_accuracy").reset_index()
+    contrast["advantage"] = contrast[MMCL] - contrast[SL]
     return {
         "advantage": paired_difference(high, "ood_accuracy", "method", MMCL, SL),
-        "sl_share_trend": mean_ci(spearman_per_group(results[results.method == SL], "core_std", "spurious_share")),
+        "sl_share_trend": mean_ci(spearman_per_group(core[core.method == SL], "core_std", "spurious_share")),
         "mmcl_share_max": Interval(worst["mean"], worst["lo"], worst["hi"], int(worst["n"])),
         "class_only_advantage": paired_difference(high, "ood_accuracy", "method", MMCL_CLASS_ONLY, SL),
+        "class_only_loss": paired_difference(high, "ood_accuracy", "method", MMCL, MMCL_CLASS_ONLY),
         "drop_mmcl": mean_ci(drop[drop.method == MMCL]["drop"]),
         "drop_sl": mean_ci(drop[drop.method == SL]["drop"]),
+        "id_cost": paired_difference(high, "id_accuracy", "method", SL, MMCL),
+        "spurious_captions_advantage": paired_difference(high, "ood_accuracy", "method", MMCL_SPURIOUS, SL),
+        "contrast_trend": mean_ci(spearman_per_group(contrast, "spurious_std", "advantage")),
     }
