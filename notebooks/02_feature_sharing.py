@@ -35,8 +35,8 @@
 share_probs: list[float] = [0.0, 0.1, 0.2, 0.3, 0.4]  # P(a class's attribute appears in an image of another class) (the sweep) {min 0, max 1, non-empty}
 annotate_probs: list[float] = [0.0, 1.0]  # P(a caption mentions a present attribute), one MMCL curve each (claims compare 0 and 1) {min 0, max 1, non-empty}
 caption_share_probs: list[float] = [0.0, 0.3]  # share_prob of the rich-caption sweep (claims read the largest) {min 0, max 1, non-empty}
-varied_p_spurious: float = 0.9  # own-class presence of one more annotated MMCL curve (set to p_spurious for none) {min 0, max 1}
-n_seeds: int = 5  # independent seeds per setting (data, embeddings and initialization) {min 2}
+varied_p_spurious: float = 0.9  # own-class presence of one more annotated MMCL curve and of a second world for claims a-c (set to p_spurious for none) {min 0, max 1}
+n_seeds: int = 10  # independent seeds per setting (data, embeddings and initialization) {min 2}
 first_seed: int = 0  # seeds are first_seed, ..., first_seed + n_seeds - 1 (choose fresh ones to check a result) {min 0}
 n_classes: int = 4  # classes, each with its own attribute {min 2}
 p_spurious: float = 1.0  # P(a class's own attribute is present) in training {min 0, max 1}
@@ -54,7 +54,7 @@ steps: int = 1000  # optimizer steps (the same budget for every method) {min 1}
 batch_size: int = 128  # minibatch size (also the number of in-batch negatives + 1) {min 2}
 lr: float = 0.01  # Adam learning rate {above 0}
 enforce_claims: bool = True  # fail the run when a verdict differs from the text (other runs than the default report only)
-not_reproduced: list[str] = []  # the claims this run's text reports as not reproduced
+not_reproduced: list[str] = ["f", "a9", "b9", "c9"]  # the claims this run's text reports as not reproduced
 
 # %% tags=["remove-cell"]
 # The values a run gives (the runner, or plain papermill) checked against the cell above.
@@ -63,6 +63,8 @@ from clipbook.book.runner import check_parameters
 check_parameters("02_feature_sharing", globals())
 
 # %%
+from dataclasses import replace
+
 import matplotlib.pyplot as plt
 
 from clipbook import plots
@@ -143,7 +145,15 @@ plt.show()
 # and annotation alone made MMCL robust at every `share_prob`, which says nothing about sharing.
 # Inter-class sharing matters where intra-class contrasting cannot act: a detail that never
 # leaves its class can only be told apart from the class by the captions of other classes, so
-# the main world has `p_spurious = 1`.
+# the main world has `p_spurious = 1`. The first world is not dropped: the claims below are also
+# decided in it (claims a9-c9), with its own SL and unannotated MMCL, trained here.
+
+# %%
+first_world = varied_p_spurious != p_spurious
+if first_world:
+    first_results = fs.run_sweeps(replace(world, p_spurious=varied_p_spurious), share_probs, annotate_probs, [], seeds,
+                                  n_train=n_train, n_test=n_test, embed_dim=embed_dim, config=config)
+    ci_table(fs.sharing_results(first_results), "share_prob", "method", "ood_accuracy")
 #
 # ## Which details should a caption mention?
 #
@@ -215,23 +225,44 @@ plt.show()
 # A claim marked *this book* in the table is the book's own extension of the paper (a control, a
 # finer dose-response, a prediction the paper's text does not make); its verdict says nothing
 # about the paper. To check a verdict on fresh seeds, rerun with `-p first_seed 1000`.
+#
+# **Changes after the first publication**, each rule written before its run. Claim c had no
+# control: sharing weakens the attribute for every learner, so it now compares annotated MMCL's
+# fall in the attribute's share with unannotated MMCL's, on the same images. Claim f was
+# one-sided (it passed when the detail hurt, which is what we had measured); "gives no
+# robustness" now means neither helps nor hurts, within 2 accuracy points, and the detail is named
+# for what it is in this world, a class-independent nuisance. Claims a9-c9 are claims a-c in the
+# first world (the attribute in 90% of its class).
+#
+# **How many seeds.** At five seeds claim b (an effect of about 5 points) and claim c came out
+# not reproduced on one of four independent seed sets (`first_seed` 2000: b 0.045 [-0.010,
+# 0.100]), so five seeds cannot decide them. At ten seeds all ten verdicts were the same on each of
+# the four sets (`first_seed` 0, 1000, 2000, 3000; claim b's lower bound between 0.019 and 0.036),
+# so the chapter runs ten.
 
 # %%
 stats = fs.claim_statistics(results)
 claims = ClaimSet("feature-sharing")
 source = "Xue et al. 2024, Sec. 4 (inter-class feature sharing)"
-claims.add("a", "Annotated details shared across classes make MMCL's zero-shot accuracy robust, where SL stays "
-           "reliant on the over-represented feature.", source,
-           "CI of [gain over sharing of annotated MMCL] - [gain of SL] lies above 0",
-           f"{stats['sharing_vs_sl']} (MMCL {stats['gain_annotated']}; SL {stats['gain_sl']})",
-           stats["sharing_vs_sl"].lo > 0, evidence=[stats["sharing_vs_sl"]])
-claims.add("b", "The benefit of sharing comes from the annotation: the detail must be mentioned in captions.", source,
-           "CI of [gain over sharing of annotated MMCL] - [gain of unannotated MMCL] lies above 0",
-           f"{stats['sharing_vs_plain']}", stats["sharing_vs_plain"].lo > 0, evidence=[stats["sharing_vs_plain"]])
-claims.add("c", "Sharing keeps the detail from standing in for the class.", source,
-           "mean Spearman rho(share_prob, annotated MMCL's attribute share of the class signal) has CI below 0",
-           f"rho {stats['detail_share_trend']}", stats["detail_share_trend"].hi < 0,
-           evidence=[stats["detail_share_trend"]])
+worlds = {"": ("", stats)}
+if first_world:  # the same tests in the first world: claims a9, b9, c9
+    worlds["9"] = (f" (in the world where the attribute is in {varied_p_spurious:.0%} of its class)",
+                   fs.sharing_statistics(first_results))
+for suffix, (where, st) in worlds.items():
+    claims.add("a" + suffix, "Annotated details shared across classes make MMCL's zero-shot accuracy robust, where "
+               f"SL stays reliant on the over-represented feature{where}.", source,
+               "CI of [gain over sharing of annotated MMCL] - [gain of SL] lies above 0",
+               f"{st['sharing_vs_sl']} (MMCL {st['gain_annotated']}; SL {st['gain_sl']})",
+               st["sharing_vs_sl"].lo > 0, evidence=[st["sharing_vs_sl"]])
+    claims.add("b" + suffix, f"The benefit of sharing comes from the annotation: the detail must be mentioned in "
+               f"captions{where}.", source, "CI of [gain over sharing of annotated MMCL] - [gain of unannotated MMCL] "
+               "lies above 0", f"{st['sharing_vs_plain']}", st["sharing_vs_plain"].lo > 0,
+               evidence=[st["sharing_vs_plain"]])
+    claims.add("c" + suffix, f"Sharing keeps the detail from standing in for the class{where}.", source,
+               "change of the attribute's share of the class signal from the smallest to the largest share_prob: "
+               "CI of annotated MMCL's minus unannotated MMCL's below 0",
+               f"{st['share_drop_vs_plain']} (annotated MMCL's rho {st['detail_share_trend']})",
+               st["share_drop_vs_plain"].hi < 0, evidence=[st["share_drop_vs_plain"]])
 
 # %%
 rich = "Xue et al. 2024, abstract and Sec. 4 (benefit of rich captions)"
@@ -242,9 +273,11 @@ claims.add("d", "Annotating core details (within-class variation) improves robus
 claims.add("e", "Annotating a spurious detail that is shared across classes improves robustness.", kinds,
            "CI of OOD(+ spurious details) - OOD(class only), largest caption share_prob, above 0",
            f"{stats['spurious']}", stats["spurious"].lo > 0, origin="book", evidence=[stats["spurious"]])
-claims.add("f", "Not every detail helps: details unrelated to the class (background) give no robustness.", kinds,
-           "CI upper bound of OOD(+ background details) - OOD(class only) below 0.02",
-           f"{stats['background']}", stats["background"].hi < 0.02, origin="book", evidence=[stats["background"]])
+claims.add("f", "Not every detail helps: a class-independent nuisance detail (background) leaves robustness "
+           "unchanged.", kinds,
+           "CI of OOD(+ background details) - OOD(class only), largest caption share_prob, inside +/-0.02",
+           f"{stats['background']}", -0.02 < stats["background"].lo and stats["background"].hi < 0.02, origin="book",
+           evidence=[stats["background"]])
 claims.add("g", "Richer captions (all details annotated) are more robust than class-only captions.", rich,
            "CI of OOD(all details) - OOD(class only), largest caption share_prob, above 0",
            f"{stats['all']}", stats["all"].lo > 0, evidence=[stats["all"]])
@@ -260,9 +293,21 @@ claims.finish(enforce=enforce_claims, not_reproduced=not_reproduced)[["claim of"
 # also appears in other classes *and their captions say so*, contrastive training has to give it
 # a direction of its own, and a zero-shot classifier that asks for the class alone stops using
 # it. The unannotated control, trained on the very same images, shows that this is the captions'
-# doing and not merely the weaker correlation. Among kinds of details, those that vary within a
-# class (core details) and those shared across classes (spurious details, once shared) help;
-# details unrelated to the class do not, and here they cost robustness.
+# doing and not merely the weaker correlation, and the attribute's share of the class signal
+# falls further for annotated than for unannotated MMCL (claim c). Among kinds of details, those
+# that vary within a class (core details) and those shared across classes (spurious details, once
+# shared) help. A class-independent nuisance detail (background) does not leave robustness
+# alone: it costs about 6 points, so claim f, in its two-sided form, is **not reproduced** (the
+# claim is this book's; the paper's verdicts on kinds of detail were not recoverable).
+#
+# **In the first world, claims a-c are not reproduced (a9-c9), in the opposite direction.** There
+# the attribute is missing from a tenth of its own class, the captions already tell it apart
+# from the class, and annotated MMCL is robust at every `share_prob`; sharing adds nothing to it,
+# while it still helps SL and unannotated MMCL a little, so annotated MMCL's gain over sharing is
+# the smallest of the three and its attribute share falls less than unannotated MMCL's. This is not
+# evidence against the paper's mechanism, which is about details that only sharing can separate
+# from the class, but it bounds the claim: where intra-class contrasting can act, it acts first,
+# and inter-class sharing is not what makes the difference.
 #
 # Two caveats belong to the result. First, the mechanism works through the prompt: a prompt that
 # mentions the class's usual details (the mean caption) undoes it, and a prompt that mentions no

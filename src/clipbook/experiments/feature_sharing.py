@@ -184,32 +184,41 @@ def caption_gains(results: pd.DataFrame, prompt: str = "class_core") -> pd.DataF
     return gains.stack().rename("ood_gain").reset_index()
 
 
-def claim_statistics(results: pd.DataFrame, prompt: str = "class_core") -> dict[str, Interval]:
-    """The statistics the chapter's claims are decided on (95% CIs over seeds, paired by seed).
+def sharing_statistics(results: pd.DataFrame, prompt: str = "class_core") -> dict[str, Interval]:
+    """The sharing sweep's claim statistics (95% CIs over seeds, paired by seed).
 
     - ``sharing_vs_sl`` / ``sharing_vs_plain``: gain in OOD accuracy from the smallest to the
       largest share probability of annotated MMCL minus that of SL / of unannotated MMCL;
     - ``gain_annotated``, ``gain_sl``: those gains alone;
     - ``detail_share_trend``: Spearman correlation of annotated MMCL's attribute share of the
       class signal with the share probability;
-    - ``core`` / ``spurious`` / ``background`` / ``all``: OOD gain of captions with those
-      details over class-only captions, at the largest caption share probability.
+    - ``share_drop_vs_plain``: the change of that share from the smallest to the largest share
+      probability, annotated MMCL minus unannotated MMCL (the control: sharing weakens the
+      attribute for every learner).
     """
     sharing = sharing_results(results, prompt)
     missing = {MMCL_ANNOTATED, MMCL_PLAIN} - set(sharing.method)
     if missing:
         raise ValueError(f"the claims compare annotate_prob 0 and 1; the sweep has no {sorted(missing)}")
     gain = {m: _gain_over_share(sharing, m) for m in (MMCL_ANNOTATED, MMCL_PLAIN, SL)}
+    share_change = {m: _gain_over_share(sharing, m, "detail_share") for m in (MMCL_ANNOTATED, MMCL_PLAIN)}
     annotated = sharing[sharing.method == MMCL_ANNOTATED]
-    gains = caption_gains(results, prompt)
-    shared = gains[gains.share_prob == gains.share_prob.max()]
-    by_kind = {name: mean_ci(shared[shared.caption == kind].ood_gain)
-               for name, kind in (*DETAIL_TYPES.items(), ("all", ALL_DETAILS))}
     return {
         "sharing_vs_sl": mean_ci(gain[MMCL_ANNOTATED] - gain[SL]),
         "sharing_vs_plain": mean_ci(gain[MMCL_ANNOTATED] - gain[MMCL_PLAIN]),
         "gain_annotated": mean_ci(gain[MMCL_ANNOTATED]),
         "gain_sl": mean_ci(gain[SL]),
         "detail_share_trend": mean_ci(spearman_per_group(annotated, "share_prob", "detail_share")),
-        **by_kind,
+        "share_drop_vs_plain": mean_ci(share_change[MMCL_ANNOTATED] - share_change[MMCL_PLAIN]),
     }
+
+
+def claim_statistics(results: pd.DataFrame, prompt: str = "class_core") -> dict[str, Interval]:
+    """:func:`sharing_statistics`, and the rich-caption sweep's: ``core`` / ``spurious`` /
+    ``background`` / ``all``, the OOD gain of captions with those details over class-only
+    captions at the largest caption share probability (paired by seed)."""
+    gains = caption_gains(results, prompt)
+    shared = gains[gains.share_prob == gains.share_prob.max()]
+    by_kind = {name: mean_ci(shared[shared.caption == kind].ood_gain)
+               for name, kind in (*DETAIL_TYPES.items(), ("all", ALL_DETAILS))}
+    return sharing_statistics(results, prompt) | by_kind
