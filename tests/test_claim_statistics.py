@@ -58,30 +58,40 @@ def long_frame(table: dict, keys: tuple[str, ...], seeds=SEEDS, shuffle: int | N
 
 # ---------------------------------------------------------------- Chapter 1: intra-class contrasting
 
-MMCL, CLASS_ONLY, SL1 = intra_class.MMCL, intra_class.MMCL_CLASS_ONLY, intra_class.SL
+MMCL, CLASS_ONLY, SPURIOUS, SL1 = intra_class.MMCL, intra_class.MMCL_CLASS_ONLY, intra_class.MMCL_SPURIOUS, intra_class.SL
 
 
 def _ch1(id_accuracy, ood_accuracy, spurious_share) -> dict:
     return {"id_accuracy": id_accuracy, "ood_accuracy": ood_accuracy, "spurious_share": spurious_share}
 
 
-CH1 = {  # (method, core_std): ID accuracy, OOD accuracy, spurious share; per seed 0, 1, 2
-    (MMCL, 0.5): _ch1([0.90, 0.92, 0.94], [0.80, 0.78, 0.70], [0.10, 0.20, 0.15]),
-    (MMCL, 1.0): _ch1([0.85, 0.86, 0.87], [0.75, 0.76, 0.77], [0.30, 0.20, 0.40]),
-    (MMCL, 2.0): _ch1([0.83, 0.88, 0.99], [0.80, 0.85, 0.95], [0.05, 0.10, 0.45]),
-    (CLASS_ONLY, 0.5): _ch1([0.70, 0.71, 0.72], [0.69, 0.66, 0.60], [0.50, 0.55, 0.60]),
-    (CLASS_ONLY, 1.0): _ch1([0.74, 0.75, 0.76], [0.70, 0.71, 0.69], [0.65, 0.60, 0.70]),
-    (CLASS_ONLY, 2.0): _ch1([0.78, 0.79, 0.80], [0.70, 0.72, 0.80], [0.75, 0.80, 0.85]),
-    (SL1, 0.5): _ch1([0.95, 0.96, 0.97], [0.40, 0.50, 0.45], [0.90, 0.80, 0.50]),
-    (SL1, 1.0): _ch1([0.93, 0.94, 0.95], [0.55, 0.60, 0.52], [0.60, 0.70, 0.70]),
-    (SL1, 2.0): _ch1([0.91, 0.92, 0.93], [0.60, 0.70, 0.65], [0.30, 0.20, 0.40]),
+CH1 = {  # (method, core_std, spurious_std): ID accuracy, OOD accuracy, spurious share; per seed 0, 1, 2
+    # the core-std sweep, at spurious std 0.1
+    (MMCL, 0.5, 0.1): _ch1([0.90, 0.92, 0.94], [0.80, 0.78, 0.70], [0.10, 0.20, 0.15]),
+    (MMCL, 1.0, 0.1): _ch1([0.85, 0.86, 0.87], [0.75, 0.76, 0.77], [0.30, 0.20, 0.40]),
+    (MMCL, 2.0, 0.1): _ch1([0.83, 0.88, 0.99], [0.80, 0.85, 0.95], [0.05, 0.10, 0.45]),
+    (CLASS_ONLY, 0.5, 0.1): _ch1([0.70, 0.71, 0.72], [0.69, 0.66, 0.60], [0.50, 0.55, 0.60]),
+    (CLASS_ONLY, 1.0, 0.1): _ch1([0.74, 0.75, 0.76], [0.70, 0.71, 0.69], [0.65, 0.60, 0.70]),
+    (CLASS_ONLY, 2.0, 0.1): _ch1([0.78, 0.79, 0.80], [0.70, 0.72, 0.80], [0.75, 0.80, 0.85]),
+    (SPURIOUS, 0.5, 0.1): _ch1([0.88, 0.89, 0.90], [0.81, 0.82, 0.83], [0.20, 0.25, 0.30]),
+    (SPURIOUS, 1.0, 0.1): _ch1([0.86, 0.87, 0.88], [0.78, 0.77, 0.76], [0.60, 0.65, 0.70]),
+    (SPURIOUS, 2.0, 0.1): _ch1([0.84, 0.85, 0.86], [0.75, 0.74, 0.70], [0.70, 0.75, 0.80]),
+    (SL1, 0.5, 0.1): _ch1([0.95, 0.96, 0.97], [0.40, 0.50, 0.45], [0.90, 0.80, 0.50]),
+    (SL1, 1.0, 0.1): _ch1([0.93, 0.94, 0.95], [0.55, 0.60, 0.52], [0.60, 0.70, 0.70]),
+    (SL1, 2.0, 0.1): _ch1([0.91, 0.92, 0.93], [0.60, 0.70, 0.65], [0.30, 0.20, 0.40]),
+    # the spurious-std sweep at core std 2.0 (its spurious std 0.1 is the row above); its other
+    # rows hold values that would change every core-sweep statistic if they were mixed in
+    (MMCL, 2.0, 0.5): _ch1([0.50, 0.51, 0.52], [0.78, 0.80, 0.90], [0.90, 0.91, 0.92]),
+    (SL1, 2.0, 0.5): _ch1([0.60, 0.62, 0.64], [0.70, 0.62, 0.50], [0.01, 0.02, 0.03]),
+    (MMCL, 2.0, 2.0): _ch1([0.55, 0.56, 0.57], [0.75, 0.79, 0.88], [0.93, 0.94, 0.95]),
+    (SL1, 2.0, 2.0): _ch1([0.65, 0.66, 0.67], [0.72, 0.70, 0.70], [0.04, 0.05, 0.06]),
 }
 
 
 def test_intra_class_claim_statistics():
-    stats_ = intra_class.claim_statistics(long_frame(CH1, ("method", "core_std")))
-    assert set(stats_) == {"advantage", "sl_share_trend", "mmcl_share_max", "class_only_advantage",
-                           "drop_mmcl", "drop_sl"}
+    stats_ = intra_class.claim_statistics(long_frame(CH1, ("method", "core_std", "spurious_std")), spurious_std=0.1)
+    assert set(stats_) == {"advantage", "sl_share_trend", "mmcl_share_max", "class_only_advantage", "class_only_loss",
+                           "drop_mmcl", "drop_sl", "id_cost", "spurious_captions_advantage", "contrast_trend"}
     # OOD accuracy at core_std 2.0, MMCL - SL per seed: .80-.60, .85-.70, .95-.65
     assert_interval(stats_["advantage"], [0.20, 0.15, 0.30])
     # SL's share over core_std (0.5, 1, 2): seed 0 (.9, .6, .3) and seed 1 (.8, .7, .2) fall: rho -1;
@@ -92,9 +102,18 @@ def test_intra_class_claim_statistics():
     assert_interval(stats_["mmcl_share_max"], [0.30, 0.20, 0.40])
     # class-only MMCL - SL, OOD at core_std 2.0: .70-.60, .72-.70, .80-.65
     assert_interval(stats_["class_only_advantage"], [0.10, 0.02, 0.15])
+    # MMCL - class-only MMCL, OOD at core_std 2.0: .80-.70, .85-.72, .95-.80
+    assert_interval(stats_["class_only_loss"], [0.10, 0.13, 0.15])
     # ID - OOD at core_std 0.5: MMCL .90-.80, .92-.78, .94-.70; SL .95-.40, .96-.50, .97-.45
     assert_interval(stats_["drop_mmcl"], [0.10, 0.14, 0.24])
     assert_interval(stats_["drop_sl"], [0.55, 0.46, 0.52])
+    # ID at core_std 2.0, SL - MMCL: .91-.83, .92-.88, .93-.99
+    assert_interval(stats_["id_cost"], [0.08, 0.04, -0.06])
+    # OOD at core_std 2.0, MMCL with the spurious feature in its captions - SL: .75-.60, .74-.70, .70-.65
+    assert_interval(stats_["spurious_captions_advantage"], [0.15, 0.04, 0.05])
+    # MMCL - SL over spurious std (0.1, 0.5, 2) at core std 2.0: seed 0 (.20, .08, .03) falls: -1;
+    # seed 1 (.15, .18, .09) and seed 2 (.30, .40, .18) rank (2, 3, 1): -0.5
+    assert_interval(stats_["contrast_trend"], [-1.0, -0.5, -0.5])
 
 
 # ---------------------------------------------------------------- Chapter 2: feature sharing
@@ -175,7 +194,7 @@ def test_feature_sharing_caption_gains_are_paired_differences_from_class_only():
 def test_feature_sharing_claim_statistics():
     stats_ = fs.claim_statistics(_feature_sharing_results())
     assert set(stats_) == {"sharing_vs_sl", "sharing_vs_plain", "gain_annotated", "gain_sl", "detail_share_trend",
-                           "core", "spurious", "background", "all"}
+                           "share_drop_vs_plain", "core", "spurious", "background", "all"}
     # OOD at share_prob 1 minus at 0, per seed: annotated (.80-.50, .90-.55, .85-.60),
     # plain (.45-.50, .50-.52, .60-.58), SL (.60-.70, .66-.72, .62-.74)
     gain_annotated, gain_plain, gain_sl = [0.30, 0.35, 0.25], [-0.05, -0.02, 0.02], [-0.10, -0.06, -0.12]
@@ -189,11 +208,20 @@ def test_feature_sharing_claim_statistics():
     # seed 2 (.2, .1, .3) swap one neighbouring pair: rho = 1 - 6 * 2 / 24 = 0.5 (unevenly spaced
     # values, so Pearson's r would differ)
     assert_interval(stats_["detail_share_trend"], [1.0, 0.5, 0.5])
+    # the share's change from share_prob 0 to 1: annotated (.6-.1, .2-.1, .3-.2), plain -.2 on every seed
+    assert_interval(stats_["share_drop_vs_plain"], [0.7, 0.3, 0.3])
     # caption gains over class-only at the largest caption share probability (0.8)
     assert_interval(stats_["core"], CAPTION_GAIN[0.8, "+ core details"])
     assert_interval(stats_["spurious"], CAPTION_GAIN[0.8, "+ spurious details"])
     assert_interval(stats_["background"], CAPTION_GAIN[0.8, "+ background details"])
     assert_interval(stats_["all"], CAPTION_GAIN[0.8, fs.ALL_DETAILS])
+
+
+def test_feature_sharing_sharing_statistics_need_no_caption_sweep():
+    results = _feature_sharing_results()
+    sharing_only = fs.sharing_statistics(results[results.experiment == "sharing"])
+    assert sharing_only == {k: v for k, v in fs.claim_statistics(results).items()
+                            if k not in ("core", "spurious", "background", "all")}
 
 
 # ---------------------------------------------------------------- Chapter 3: pair-driven conditioning
@@ -218,17 +246,40 @@ CH3 = {  # (kappa_z, neg_weight): per seed; final condition numbers chosen so th
 }
 
 
+CH3_INSIDE = {  # (kappa_z, neg_weight) with the negatives weighted inside the log-sum-exp; two weights
+    # shared with the table above, so a statistic that mixes the families changes
+    (100.0, w): dict(log10_start=[0.1, 0.2, 0.3], log10_peak=[1.0, 1.0, 1.0], final=final,
+                     effective_rank=[2.0, 2.0, 2.0], ball_usage=[0.5, 0.5, 0.5])
+    for w, final in ((0.03, [30.0, 12.0, 50.0]), (0.1, [20.0, 15.0, 45.0]), (0.3, [25.0, 11.0, 40.0]))
+}
+CH3_ALIGNMENT = {  # (kappa_z, neg_weight) -> (alignment at the peak, final alignment) per seed; 0.5, 0.6 elsewhere
+    (100.0, 1.0): ([0.90, 0.76, 0.96], [1.00, 0.95, 0.96]),
+    (10.0, 1.0): ([0.50, 0.70, 0.80], [1.00, 1.00, 1.00]),
+}
+
+
 def _conditioning_final(table=CH3) -> pd.DataFrame:
-    frame = long_frame(table, ("kappa_z", "neg_weight"))
-    return frame.assign(log10_final=np.log10(frame.final), start=10 ** frame.log10_start,
-                        peak=10 ** frame.log10_peak)
+    frame = pd.concat([long_frame(table, ("kappa_z", "neg_weight")).assign(negatives="outside"),
+                       long_frame(CH3_INSIDE, ("kappa_z", "neg_weight"), shuffle=1).assign(negatives="inside")])
+    frame = frame.sample(frac=1, random_state=2)
+    at_peak, final = ({k: v[i] for k, v in CH3_ALIGNMENT.items()} for i in (0, 1))
+    seed_index = frame.seed.map(SEEDS.index)
+
+    def alignment(table, default):
+        return [table.get((k, w), [default] * 3)[i] if n == "outside" else default
+                for k, w, n, i in zip(frame.kappa_z, frame.neg_weight, frame.negatives, seed_index)]
+
+    return frame.assign(log10_final=np.log10(frame.final), start=10 ** frame.log10_start, peak=10 ** frame.log10_peak,
+                        alignment_at_peak=alignment(at_peak, 0.5), alignment=alignment(final, 0.6))
 
 
 def test_conditioning_claim_statistics_at_the_largest_kappa_by_default():
     stats_ = conditioning.claim_statistics(_conditioning_final())
-    assert set(stats_) == {"rise", "clip_final", "collapse", "trend"}
+    assert set(stats_) == {"rise", "aligned_at_peak", "clip_final", "collapse", "trend", "inside_trend"}
     # CLIP (neg_weight 1) at kappa_z 100: log10 peak - log10 start = 1.1-.1, 1.5-.2, 1.6-.3
     assert_interval(stats_["rise"], [1.0, 1.3, 1.3])
+    # CLIP's alignment at its peak over its final alignment: .90/1, .76/.95, .96/.96
+    assert_interval(stats_["aligned_at_peak"], [0.9, 0.8, 1.0])
     assert_interval(stats_["clip_final"], [10.0, 20.0, 40.0])  # the condition number itself, not its log
     # final without negatives over final with CLIP: 1000/10, 400/20, 8000/40 = 100, 20, 200
     assert_interval(stats_["collapse"], np.log10([100.0, 20.0, 200.0]))
@@ -236,6 +287,9 @@ def test_conditioning_claim_statistics_at_the_largest_kappa_by_default():
     # (400, 500, 300) ranks (2, 3, 1): 1 - 6 * (1 + 1 + 4) / 24 = -0.5; seed 2 (8000, 35, 60) ranks
     # (3, 1, 2): -0.5. With weight 1 counted, seed 1 would give -0.8.
     assert_interval(stats_["trend"], [-1.0, -0.5, -0.5])
+    # negatives inside, over (.03, .1, .3): seed 0 (30, 20, 25) ranks (3, 1, 2): -0.5; seed 1
+    # (12, 15, 11) ranks (2, 3, 1): -0.5; seed 2 (50, 45, 40) falls: -1
+    assert_interval(stats_["inside_trend"], [-0.5, -0.5, -1.0])
 
 
 def test_conditioning_claim_statistics_at_a_chosen_kappa():
@@ -245,6 +299,8 @@ def test_conditioning_claim_statistics_at_a_chosen_kappa():
     assert_interval(stats_["collapse"], np.log10([6.0 / 3.0, 9.0 / 4.0, 7.0 / 5.0]))
     # final over (0, .1, .3): seed 0 (6, 5, 4) and seed 1 (9, 5, 4.5) fall: -1; seed 2 (7, 8, 6): -0.5
     assert_interval(stats_["trend"], [-1.0, -1.0, -0.5])
+    assert_interval(stats_["aligned_at_peak"], [0.5, 0.7, 0.8])
+    assert stats_["inside_trend"].n == 0  # no model weighs its negatives inside at kappa_z 10
 
 
 def test_conditioning_trend_is_undecided_with_fewer_than_three_weights_below_clip():
@@ -252,6 +308,42 @@ def test_conditioning_trend_is_undecided_with_fewer_than_three_weights_below_cli
     stats_ = conditioning.claim_statistics(_conditioning_final(two_below))
     assert stats_["trend"].n == 0 and all(np.isnan(stats_["trend"][:3]))
     assert_interval(stats_["rise"], [1.0, 1.3, 1.3])  # the other statistics do not depend on it
+
+
+def _runs(cells: dict, metric_offset: float = 7.0) -> pd.DataFrame:
+    """Long history rows from ``{(negatives, kappa_z, neg_weight): {step: [condition per seed]}}``, with
+    an alignment row beside each (``metric_offset`` added: a statistic reading it is wrong)."""
+    rows = [{"negatives": n, "kappa_z": k, "neg_weight": w, "step": step, "seed": seed, "metric": metric,
+             "value": v + (metric_offset if metric == "alignment" else 0.0)}
+            for (n, k, w), by_step in cells.items() for step, values in by_step.items()
+            for seed, v in zip(SEEDS, values) for metric in ("condition", "alignment")]
+    return pd.DataFrame(rows).sample(frac=1, random_state=0)
+
+
+def test_conditioning_switch_statistics():
+    clip = {100: [1000.0, 2000.0, 500.0], 200: [10.0, 20.0, 50.0]}
+    history = _runs({("outside", 100.0, 1.0): clip,
+                     ("outside", 10.0, 1.0): {100: [1.0, 1.0, 1.0], 200: [9.0, 9.0, 9.0]},
+                     ("outside", 100.0, 0.3): {100: [1.0, 1.0, 1.0], 200: [8.0, 8.0, 8.0]},
+                     ("inside", 100.0, 0.3): {100: [1.0, 1.0, 1.0], 200: [7.0, 7.0, 7.0]}})
+    switched = _runs({("outside", 100.0, 0.0): {0: [1.0, 1.0, 1.0], 100: [1000.0, 2000.0, 500.0],
+                                                200: [3000.0, 2000.0, 1000.0], 400: [30.0, 2.0, 100.0]}})
+    stats_ = conditioning.switch_statistics(switched, history, 100.0, off=100, on=200)
+    # CLIP from step 100 to 200: log10 (10/1000, 20/2000, 50/500) = -2, -2, -1
+    assert_interval(stats_["clip_window"], [-2.0, -2.0, -1.0])
+    # switched, same steps: log10 (3000/1000, 2000/2000, 1000/500)
+    assert_interval(stats_["off_window"], np.log10([3.0, 1.0, 2.0]))
+    # switched, from step 200 to its last step 400: log10 (30/3000, 2/2000, 100/1000) = -2, -3, -1
+    assert_interval(stats_["restart"], [-2.0, -3.0, -1.0])
+
+
+def test_conditioning_switch_steps_sit_on_the_measurement_grid():
+    final = pd.DataFrame({"negatives": ["outside"] * 3 + ["outside", "inside"],
+                          "kappa_z": 100.0, "neg_weight": [1.0, 1.0, 1.0, 0.3, 1.0],
+                          "peak_step": [90, 300, 210, 900, 900]})
+    # CLIP's median peak 210 -> 180 on a grid of 60; halfway to 1000: (1000 - 180) / 2 = 410 -> 360
+    assert conditioning.switch_steps(final, 100.0, steps=1000, log_every=60) == (180, 540)
+    assert conditioning.switch_steps(final, 100.0, steps=1000, log_every=10) == (210, 600)
 
 
 def test_conditioning_readout_table():

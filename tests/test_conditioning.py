@@ -124,11 +124,12 @@ def test_init_is_common_across_settings_and_small():
 
 
 def test_model_table_follows_the_sweep_order():
-    table = conditioning.model_table([1.0, 10.0], [0.0, 1.0], [3, 4])
-    assert table.model.tolist() == list(range(8))
-    assert table.neg_weight.tolist() == [0.0] * 4 + [1.0] * 4
-    assert table.kappa_z.tolist() == [1.0, 1.0, 10.0, 10.0] * 2
-    assert table.seed.tolist() == [3, 4] * 4
+    table = conditioning.model_table([1.0, 10.0], [0.0, 1.0], [3, 4], inside_weights=[0.5])
+    assert table.model.tolist() == list(range(10))
+    assert table.negatives.tolist() == ["outside"] * 8 + ["inside"] * 2
+    assert table.neg_weight.tolist() == [0.0] * 4 + [1.0] * 4 + [0.5] * 2
+    assert table.kappa_z.tolist() == [1.0, 1.0, 10.0, 10.0] * 2 + [10.0] * 2  # inside: the largest kappa_z
+    assert table.seed.tolist() == [3, 4] * 5
 
 
 def test_summaries_of_a_known_trajectory():
@@ -136,35 +137,67 @@ def test_summaries_of_a_known_trajectory():
     cond = {0: [10.0, 1000.0, 100.0, 2.0], 1: [5.0, 6.0, 7.0, 8.0]}
     rows = [{"step": s, "model": m, "metric": "condition", "value": v} for m, vs in cond.items() for s, v in zip(steps, vs)]
     rows += [{"step": 30, "model": m, "metric": name, "value": val} for m in cond
-             for name, val in (("effective_rank", 3.0 - m), ("alignment", 0.9), ("ball_usage", 0.5))]
+             for name, val in (("effective_rank", 3.0 - m), ("ball_usage", 0.5))]
+    rows += [{"step": s, "model": m, "metric": "alignment", "value": 0.1 * s / 30 + 0.01 * m} for m in cond for s in steps]
     meta = conditioning.model_table([100.0], [1.0, 0.0], [0])
     summary = conditioning.summarize_trajectories(pd.DataFrame(rows).merge(meta, on="model")).set_index("model")
     assert summary.loc[0, ["start", "peak", "peak_step", "final"]].tolist() == [10.0, 1000.0, 10, 2.0]
     assert summary.loc[1, ["peak", "final", "effective_rank"]].tolist() == [8.0, 8.0, 2.0]
     assert summary.loc[0, "log10_peak"] == pytest.approx(3.0)
+    # alignment at the peak: model 0 peaks at step 10 (0.1 * 10 / 30), model 1 at 30 (0.1 + 0.01)
+    assert summary.alignment_at_peak.tolist() == pytest.approx([1 / 30, 0.11])
+    assert summary.alignment.tolist() == pytest.approx([0.1, 0.11])
 
 
 def test_claim_statistics_need_both_ends_of_the_sweep():
-    final = pd.DataFrame({"kappa_z": 10.0, "neg_weight": [0.5, 1.0], "seed": 0, "log10_final": 0.0})
+    final = pd.DataFrame({"negatives": "outside", "kappa_z": 10.0, "neg_weight": [0.5, 1.0], "seed": 0,
+                          "log10_final": 0.0})
     with pytest.raises(ValueError, match="neg_weight 0 and 1"):
         conditioning.claim_statistics(final)
 
 
+TINY_SPEC = ViewSpec(latent_dim=4, dim_a=8, dim_b=8, noise_std=0.02)
+TINY_CONFIG = TrainConfig(steps=600, batch_size=64, lr=0.25, optimizer="sgd", log_every=20)
+TINY = dict(n_train=512, n_probe=256, embed_dim=4, init_scale=0.01, norm_budget=2.0, config=TINY_CONFIG,
+            device=torch.device("cpu"))
+
+
 @pytest.fixture(scope="module")
 def tiny_sweep():
-    spec = ViewSpec(latent_dim=4, dim_a=8, dim_b=8, noise_std=0.02)
-    config = TrainConfig(steps=600, batch_size=64, lr=0.25, optimizer="sgd", log_every=20)
-    return conditioning.run_sweep(spec, [10.0], [0.0, 0.5, 1.0], [0, 1, 2], n_train=512, n_probe=256, embed_dim=4,
-                                  init_scale=0.01, norm_budget=2.0, config=config, device=torch.device("cpu"))
+    return conditioning.run_sweep(TINY_SPEC, [10.0], [0.0, 0.5, 1.0], [0, 1, 2], inside_weights=[0.5], **TINY)
+
+
+def test_negatives_inside_keep_the_loss_bounded(tiny_sweep):
+    """Weighted inside the normalizer, the negatives keep the encoder off the ball's edge, where the
+    same weight outside leaves the loss unbounded and the ball binds."""
+    usage = tiny_sweep.results.set_index(["negatives", "neg_weight", "seed"]).sort_index().ball_usage
+    assert (usage["inside", 0.5] < 1).all() and (usage["outside", 0.5] > 1).all()
+
+
+def test_switched_run_follows_clip_until_the_switch(tiny_sweep):
+    """Phase one of the switched run is CLIP's run of the sweep (same data, start and batches);
+    without negatives the condition number then climbs, and it falls again once they return."""
+    switched = conditioning.run_switch(TINY_SPEC, 10.0, [0, 1, 2], [(100, 1.0), (200, 0.0), (300, 1.0)], **TINY)
+    assert switched.step.max() == 600 and not switched.duplicated(["step", "seed", "metric"]).any()
+    assert switched.groupby("step").neg_weight.first()[[100, 120, 300, 320]].tolist() == [1.0, 0.0, 0.0, 1.0]
+    history = tiny_sweep.history
+    clip = history[(history.negatives == "outside") & (history.neg_weight == 1.0) & (history.metric == "condition")]
+    clip, ours = (frame.set_index(["seed", "step"]) for frame in (clip, switched[switched.metric == "condition"]))
+    early = [(s, t) for s in (0, 1, 2) for t in (0, 20, 100)]
+    torch.testing.assert_close(torch.tensor(ours.value[early].to_numpy()), torch.tensor(clip.value[early].to_numpy()),
+                               rtol=1e-4, atol=0)
+    stats = conditioning.switch_statistics(switched, history, 10.0, off=100, on=300)
+    assert stats["off_window"].mean > stats["clip_window"].mean and stats["restart"].mean < 0
 
 
 def test_negatives_end_better_conditioned_than_positives_only(tiny_sweep):
-    final = tiny_sweep.results.pivot(index="seed", columns="neg_weight", values="final")
+    results = tiny_sweep.results[tiny_sweep.results.negatives == "outside"]
+    final = results.pivot(index="seed", columns="neg_weight", values="final")
     assert (final[1.0] < 2.0).all()  # balanced: the theory's optimum is 1.0 here
     assert (final[0.0] > 100 * final[1.0]).all()  # positives only: one direction takes the norm
-    rank = tiny_sweep.results.pivot(index="seed", columns="neg_weight", values="effective_rank")
+    rank = results.pivot(index="seed", columns="neg_weight", values="effective_rank")
     assert (rank[1.0] > 3.5).all() and (rank[0.0] < 1.5).all()
-    usage = tiny_sweep.results.pivot(index="seed", columns="neg_weight", values="ball_usage")
+    usage = results.pivot(index="seed", columns="neg_weight", values="ball_usage")
     assert (usage[1.0] < 1).all() and (usage[0.0] > 1).all()  # the ball binds only without negatives
 
 
@@ -189,8 +222,8 @@ def test_the_trend_orders_the_weights_below_clips_only():
     CLIP's weight 1 has the lowest value everywhere and must not count (with it, seed 1 would be 0)."""
     weights = [0.0, 0.03, 0.1, 0.3, 1.0]
     finals = {0: [9, 8, 7, 6, 0], 1: [6, 7, 8, 9, 0], 2: [7, 9, 8, 6, 0]}
-    rows = [{"kappa_z": 10.0, "neg_weight": w, "seed": seed, "log10_final": v, "final": 10.0 ** v,
-             "log10_peak": 2.0, "log10_start": 0.0}
+    rows = [{"negatives": "outside", "kappa_z": 10.0, "neg_weight": w, "seed": seed, "log10_final": v,
+             "final": 10.0 ** v, "log10_peak": 2.0, "log10_start": 0.0, "alignment_at_peak": 0.9, "alignment": 1.0}
             for seed, values in finals.items() for w, v in zip(weights, values)]
     stats = conditioning.claim_statistics(pd.DataFrame(rows))
     # seed 2: ranks of (7, 9, 8, 6) are (2, 4, 3, 1) against (1, 2, 3, 4): d^2 = 1 + 4 + 0 + 9 = 14,

@@ -33,6 +33,26 @@ def test_weighted_negatives_interpolates_between_positive_only_and_clip():
     torch.testing.assert_close(per_model[1], clip_loss(a, b, s)[1])
 
 
+def test_negatives_weighted_inside_the_normalizer():
+    """-s_ii + log(exp(s_ii) + v * sum_{j != i} exp(s_ij)), worked out row by row; v = 1 is CLIP's
+    loss, v = 0 leaves nothing to learn, and the loss is never negative."""
+    a, b, s = _features()
+    v = torch.tensor([0.0, 0.3, 1.0])
+    logits = s.view(-1, 1, 1) * a @ b.transpose(1, 2)
+
+    def direction(lg):
+        diag = torch.diagonal(lg, dim1=1, dim2=2)
+        others = lg.exp().sum(-1) - diag.exp()
+        return (-diag + torch.log(diag.exp() + v.view(-1, 1) * others)).mean(-1)
+
+    expected = 0.5 * (direction(logits) + direction(logits.transpose(1, 2)))
+    loss = weighted_negatives_loss(a, b, s, 1.0, inside=v)
+    torch.testing.assert_close(loss, expected)
+    torch.testing.assert_close(loss[0], torch.tensor(0.0))
+    torch.testing.assert_close(loss[2], clip_loss(a, b, s)[2])
+    assert (loss >= 0).all()
+
+
 def test_cross_entropy_per_model():
     logits, labels = torch.randn(2, 7, 4), torch.randint(4, (2, 7))
     expected = torch.stack([F.cross_entropy(logits[i], labels[i]) for i in range(2)])

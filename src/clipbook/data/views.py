@@ -77,6 +77,10 @@ class PairedViews:
     def to(self, device: torch.device) -> "PairedViews":
         return PairedViews(**{k: getattr(self, k).to(device) for k in self.__dataclass_fields__})
 
+    def select(self, index: torch.Tensor) -> "PairedViews":
+        """The data of models ``index`` (e.g. each model of a sweep gets its (spec, seed)'s data)."""
+        return PairedViews(**{k: getattr(self, k).index_select(0, index) for k in self.__dataclass_fields__})
+
     def repeat(self, times: int) -> "PairedViews":
         """The same data for ``times`` consecutive blocks of models (e.g. one per loss setting)."""
         return PairedViews(**{k: getattr(self, k).repeat(times, *[1] * (getattr(self, k).dim() - 1))

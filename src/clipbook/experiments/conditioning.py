@@ -98,9 +98,10 @@ def within_ball(weight: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
     return weight * (radius / norm).clamp(max=1.0).view(-1, 1, 1)
 
 
-def contrastive_loss(data: PairedViews, neg_weight: torch.Tensor, radius: torch.Tensor):
-    """``loss_fn(params, idx)`` for :func:`clipbook.training.loop.train`: weighted-negatives InfoNCE on
-    unnormalized linear features of the constrained encoders."""
+def contrastive_loss(data: PairedViews, neg_weight: torch.Tensor, radius: torch.Tensor, inside: torch.Tensor | float = 1.0):
+    """``loss_fn(params, idx)`` for :func:`clipbook.training.loop.train`: weighted-negatives InfoNCE
+    (:func:`~clipbook.training.losses.weighted_negatives_loss`) on unnormalized linear features of
+    the constrained encoders."""
     scale = torch.full_like(neg_weight, LOGIT_SCALE)
 
     def loss_fn(params: Params, idx: torch.Tensor) -> torch.Tensor:
@@ -110,7 +111,7 @@ def contrastive_loss(data: PairedViews, neg_weight: torch.Tensor, radius: torch.
             x_a, x_b = data.x_a.index_select(1, idx), data.x_b.index_select(1, idx)  # a gather ten times faster than x[:, idx]
             f_a = linear.encode(within_ball(params["image"], radius), x_a, normalize=False)
             f_b = linear.encode(within_ball(params["text"], radius), x_b, normalize=False)
-            return weighted_negatives_loss(f_a, f_b, scale, neg_weight)
+            return weighted_negatives_loss(f_a, f_b, scale, neg_weight, inside)
 
     return loss_fn
 
@@ -136,61 +137,112 @@ def representation_metrics(probe: PairedViews, radius: torch.Tensor):
     return metrics
 
 
+def _problem(spec: ViewSpec, meta: pd.DataFrame, seeds: Sequence[int], *, n_train: int, n_probe: int,
+             norm_budget: float, device: torch.device) -> tuple[PairedViews, PairedViews, torch.Tensor]:
+    """Each model's training data, probe and norm-ball radius, for the (kappa_z, seed) of its row
+    of ``meta``; common random numbers across the settings of a seed."""
+    kappas = sorted(set(meta.kappa_z))
+    specs = [replace(spec, kappa_z=float(k)) for k in kappas]
+    index = torch.tensor([kappas.index(k) * len(seeds) + list(seeds).index(s) for k, s in zip(meta.kappa_z, meta.seed)])
+    train_set, probe = (sample_views(specs, seeds, n, split).select(index).to(device)
+                        for n, split in ((n_train, "train"), (n_probe, "id")))
+    radius = torch.tensor([norm_budget * balanced_weight_norm(specs[kappas.index(k)]) for k in meta.kappa_z],
+                          dtype=torch.float32, device=device)
+    return train_set, probe, radius
+
+
 def run_sweep(spec: ViewSpec, kappa_zs: Sequence[float], neg_weights: Sequence[float], seeds: Sequence[int], *,
               n_train: int, n_probe: int, embed_dim: int, init_scale: float, norm_budget: float,
-              config: TrainConfig, device: torch.device | None = None) -> sweeps.Sweep:
-    """Train every (neg_weight, kappa_z, seed) model at once (:func:`model_table`'s order).
+              config: TrainConfig, inside_weights: Sequence[float] = (), device: torch.device | None = None) -> sweeps.Sweep:
+    """Train every model of :func:`model_table` at once: each (neg_weight, kappa_z, seed) with the
+    negatives weighted outside the log-sum-exp, and each weight of ``inside_weights`` inside it
+    at the largest ``kappa_z``.
 
     ``results`` has one row per model (start, peak and final condition number, effective rank,
     ...; :func:`summarize_trajectories`), ``history`` every measurement (step, model, metric,
-    value, neg_weight, kappa_z, seed)."""
+    value, negatives, neg_weight, kappa_z, seed)."""
     device = device or default_device()
-    specs = [replace(spec, kappa_z=float(k)) for k in kappa_zs]
-    blocks = len(neg_weights)
-    train_set = sample_views(specs, seeds, n_train, "train").repeat(blocks).to(device)
-    probe = sample_views(specs, seeds, n_probe, "id").repeat(blocks).to(device)
-    meta = model_table(kappa_zs, neg_weights, seeds)
-    radius = torch.tensor([norm_budget * balanced_weight_norm(s) for s in specs], dtype=torch.float32)
-    radius = radius.repeat_interleave(len(seeds)).repeat(blocks).to(device)
-    neg_weight = torch.tensor(meta.neg_weight.to_numpy(), dtype=torch.float32, device=device)
-    params = init_encoders(seeds, blocks * len(specs), spec, embed_dim, init_scale)
-    result = train(params, contrastive_loss(train_set, neg_weight, radius), n_train, config,
+    meta = model_table(kappa_zs, neg_weights, seeds, inside_weights)
+    train_set, probe, radius = _problem(spec, meta, seeds, n_train=n_train, n_probe=n_probe,
+                                        norm_budget=norm_budget, device=device)
+    is_inside = torch.tensor((meta.negatives == "inside").to_numpy(), device=device)
+    weight = torch.tensor(meta.neg_weight.to_numpy(), dtype=torch.float32, device=device)
+    outside, inside = torch.where(is_inside, 1.0, weight), torch.where(is_inside, weight, 1.0)
+    params = init_encoders(seeds, len(meta) // len(seeds), spec, embed_dim, init_scale)
+    result = train(params, contrastive_loss(train_set, outside, radius, inside), n_train, config,
                    metrics=representation_metrics(probe, radius), desc="conditioning", device=device)
     history = result.history.merge(meta, on="model")
     return sweeps.Sweep(summarize_trajectories(history), result.seconds, history)
 
 
-def model_table(kappa_zs: Sequence[float], neg_weights: Sequence[float], seeds: Sequence[int]) -> pd.DataFrame:
-    """The setting of every model, in :func:`run_sweep`'s order."""
-    settings = [{"neg_weight": float(w), "kappa_z": float(k)} for w in neg_weights for k in kappa_zs]
+def model_table(kappa_zs: Sequence[float], neg_weights: Sequence[float], seeds: Sequence[int],
+                inside_weights: Sequence[float] = ()) -> pd.DataFrame:
+    """The setting of every model, in :func:`run_sweep`'s order: ``negatives`` says where the weight acts."""
+    settings = [{"negatives": "outside", "neg_weight": float(w), "kappa_z": float(k)} for w in neg_weights for k in kappa_zs]
+    settings += [{"negatives": "inside", "neg_weight": float(w), "kappa_z": float(max(kappa_zs))} for w in inside_weights]
     return sweeps.model_table(settings, seeds)
 
 
+def switch_steps(final: pd.DataFrame, kappa_z: float, steps: int, log_every: int) -> tuple[int, int]:
+    """When the switched run turns CLIP's negatives off and on again: at the median step of CLIP's
+    peak condition number at ``kappa_z``, and halfway from there to the end (both on the
+    measurement grid)."""
+    clip = final[(final.negatives == "outside") & (final.kappa_z == kappa_z) & (final.neg_weight == 1.0)]
+    off = int(clip.peak_step.median()) // log_every * log_every
+    return off, off + (steps - off) // 2 // log_every * log_every
+
+
+def run_switch(spec: ViewSpec, kappa_z: float, seeds: Sequence[int], phases: Sequence[tuple[int, float]], *,
+               n_train: int, n_probe: int, embed_dim: int, init_scale: float, norm_budget: float,
+               config: TrainConfig, device: torch.device | None = None) -> pd.DataFrame:
+    """CLIP's models at ``kappa_z`` trained through ``phases`` of (steps, neg_weight), e.g. the
+    negatives off at the peak and on again later; the same data and start as :func:`run_sweep`'s.
+    Plain SGD keeps no state, so the phases chain exactly. Returns the history (step, seed,
+    metric, value, neg_weight of the phase)."""
+    device = device or default_device()
+    meta = sweeps.model_table([{"kappa_z": float(kappa_z)}], seeds)
+    train_set, probe, radius = _problem(spec, meta, seeds, n_train=n_train, n_probe=n_probe,
+                                        norm_budget=norm_budget, device=device)
+    params, start, parts = init_encoders(seeds, 1, spec, embed_dim, init_scale), 0, []
+    for length, neg_weight in phases:
+        weight = torch.full((len(seeds),), float(neg_weight), device=device)
+        result = train(params, contrastive_loss(train_set, weight, radius), n_train, replace(config, steps=length),
+                       metrics=representation_metrics(probe, radius), desc=f"negatives x {neg_weight:g}", device=device)
+        rows = result.history if start == 0 else result.history[result.history.step > 0]  # a phase's start is the last one's end
+        parts.append(rows.assign(step=rows.step + start, neg_weight=float(neg_weight)))
+        params, start = result.params, start + length
+    return pd.concat(parts, ignore_index=True).merge(meta[["model", "seed"]], on="model").drop(columns="model")
+
+
 def summarize_trajectories(history: pd.DataFrame) -> pd.DataFrame:
-    """Per model: condition number at the start, its peak (and when), at the end; final
-    effective rank and alignment; ``log10`` of the condition numbers for averaging over seeds."""
+    """Per model: condition number at the start, its peak (and when), at the end; the alignment at
+    that peak; final effective rank and alignment; ``log10`` of the condition numbers for
+    averaging over seeds."""
     cond = history[history.metric == "condition"].sort_values("step")
     last = history[history.step == history.step.max()].pivot(index="model", columns="metric", values="value")
     by_model = cond.groupby("model")
+    peak_step = cond.loc[by_model.value.idxmax(), ["model", "step"]].set_index("model").step
+    alignment = history[history.metric == "alignment"].set_index(["model", "step"]).value
     out = pd.DataFrame({
         "start": by_model.value.first(),
         "peak": by_model.value.max(),
-        "peak_step": cond.loc[by_model.value.idxmax(), ["model", "step"]].set_index("model").step,
+        "peak_step": peak_step,
         "final": by_model.value.last(),
+        "alignment_at_peak": alignment.loc[list(peak_step.items())].droplevel("step"),
         "effective_rank": last.effective_rank,
         "alignment": last.alignment,
         "ball_usage": last.ball_usage,
     })
     for col in ("start", "peak", "final"):
         out[f"log10_{col}"] = np.log10(out[col])
-    keys = history.drop_duplicates("model").set_index("model")[["neg_weight", "kappa_z", "seed"]]
+    keys = history.drop_duplicates("model").set_index("model")[["negatives", "neg_weight", "kappa_z", "seed"]]
     return keys.join(out).reset_index()
 
 
 def readout_table(final: pd.DataFrame, kappa_z: float) -> pd.DataFrame:
     """Final read-outs per negative weight at one ``kappa_z``, each ``mean [95% CI]`` over seeds:
     condition number (log10), effective rank, and the encoder's norm relative to the ball."""
-    at = final[final.kappa_z == kappa_z]
+    at = final[(final.negatives == "outside") & (final.kappa_z == kappa_z)]
     columns = {"log10_final": "log10 condition number", "effective_rank": "effective rank",
                "ball_usage": "norm / ball radius"}
     cells = {label: summarize(at, "neg_weight", col).set_index("neg_weight").apply(
@@ -199,41 +251,84 @@ def readout_table(final: pd.DataFrame, kappa_z: float) -> pd.DataFrame:
 
 
 def claim_statistics(final: pd.DataFrame, kappa_z: float | None = None) -> dict[str, Interval]:
-    """The statistics the chapter's claims are decided on, at ``kappa_z`` (default: the largest).
+    """The statistics the chapter's claims are decided on, at ``kappa_z`` (default: the largest),
+    from the negatives weighted outside the log-sum-exp unless said otherwise.
 
     - ``rise``: ``log10(peak / start)`` of the condition number with CLIP's loss;
+    - ``aligned_at_peak``: CLIP's alignment at its condition number's peak, over its final one;
     - ``clip_final``: CLIP's final condition number;
     - ``collapse``: ``log10(final without negatives / final with CLIP)``, paired by seed;
     - ``trend``: Spearman correlation of the final condition number with ``neg_weight`` among the
       weights below 1, per seed: -1 for a steady fall, 0 when those weights order it by chance
       (CLIP's weight 1 is left out: it alone would pull a chance ordering to -0.5 on five weights);
-      undecided (NaN) with fewer than three such weights.
+    - ``inside_trend``: the same over the weights of the negatives weighted *inside* the
+      log-sum-exp (all between 0 and 1);
+
+    a trend is undecided (NaN) with fewer than three weights.
     """
     kappa_z = final.kappa_z.max() if kappa_z is None else kappa_z
     at = final[final.kappa_z == kappa_z]
-    weights = set(at.neg_weight)
+    main = at[at.negatives == "outside"]
+    weights = set(main.neg_weight)
     if not {0.0, 1.0} <= weights:
         raise ValueError(f"the claims compare neg_weight 0 and 1; the sweep has {sorted(weights)}")
-    clip, positive_only = (at[at.neg_weight == w].set_index("seed") for w in (1.0, 0.0))
+    clip, positive_only = (main[main.neg_weight == w].set_index("seed") for w in (1.0, 0.0))
     return {
         "rise": mean_ci(clip.log10_peak - clip.log10_start),
+        "aligned_at_peak": mean_ci(clip.alignment_at_peak / clip.alignment),
         "clip_final": mean_ci(clip.final),
         "collapse": mean_ci(positive_only.log10_final - clip.log10_final),
-        "trend": (mean_ci(spearman_per_group(below, "neg_weight", "log10_final"))
-                  if (below := at[at.neg_weight < 1]).neg_weight.nunique() >= 3 else UNDECIDED),
+        "trend": _trend(main[main.neg_weight < 1]),
+        "inside_trend": _trend(at[at.negatives == "inside"]),
+    }
+
+
+def _trend(models: pd.DataFrame) -> Interval:
+    """Mean Spearman rho(neg_weight, log10 final condition number) per seed; undecided below three weights."""
+    if models.neg_weight.nunique() < 3:
+        return UNDECIDED
+    return mean_ci(spearman_per_group(models, "neg_weight", "log10_final"))
+
+
+def switch_statistics(switched: pd.DataFrame, history: pd.DataFrame, kappa_z: float, off: int, on: int) -> dict[str, Interval]:
+    """Changes of ``log10`` condition number, per seed, in the switched run (``switched``:
+    :func:`run_switch`'s history, negatives off at step ``off``, on again at ``on``) and in CLIP's
+    run of the sweep (``history``) over the same steps:
+
+    - ``clip_window``: CLIP from ``off`` to ``on`` (it keeps its negatives);
+    - ``off_window``: the switched run from ``off`` to ``on`` (no negatives);
+    - ``restart``: the switched run from ``on`` to the end (negatives again).
+    """
+    clip = history[(history.negatives == "outside") & (history.kappa_z == kappa_z) & (history.neg_weight == 1.0)]
+
+    def log_condition(run: pd.DataFrame, step: int) -> pd.Series:
+        rows = run[(run.metric == "condition") & (run.step == step)]
+        return np.log10(rows.set_index("seed").value)
+
+    end = switched.step.max()
+    return {
+        "clip_window": mean_ci(log_condition(clip, on) - log_condition(clip, off)),
+        "off_window": mean_ci(log_condition(switched, on) - log_condition(switched, off)),
+        "restart": mean_ci(log_condition(switched, end) - log_condition(switched, on)),
     }
 
 
 def curves(history: pd.DataFrame, metric: str, kappa_z: float, *, log10: bool = False) -> pd.DataFrame:
     """One metric over training at one ``kappa_z``: step, neg_weight, seed, value (``log10`` if asked)."""
-    rows = history[(history.metric == metric) & (history.kappa_z == kappa_z)]
+    rows = history[(history.negatives == "outside") & (history.metric == metric) & (history.kappa_z == kappa_z)]
     rows = rows[["step", "neg_weight", "seed", "value"]]
     return rows.assign(value=np.log10(rows.value)) if log10 else rows
+
+
+def switch_curve(switched: pd.DataFrame) -> pd.DataFrame:
+    """``log10`` condition number over :func:`run_switch`'s run: step, seed, value."""
+    rows = switched[switched.metric == "condition"]
+    return pd.DataFrame({"step": rows.step, "seed": rows.seed, "value": np.log10(rows.value)})
 
 
 def singular_value_curves(history: pd.DataFrame, kappa_z: float, neg_weight: float) -> pd.DataFrame:
     """``log10`` of every singular value of ``R_A`` over training: step, seed, direction (1 = largest), value."""
     rows = history[history.metric.str.startswith("sv_") & (history.kappa_z == kappa_z)
-                   & (history.neg_weight == neg_weight)]
+                   & (history.negatives == "outside") & (history.neg_weight == neg_weight)]
     direction = rows.metric.str.removeprefix("sv_").astype(int) + 1
     return pd.DataFrame({"step": rows.step, "seed": rows.seed, "direction": direction, "value": np.log10(rows.value)})
