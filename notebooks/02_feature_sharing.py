@@ -53,8 +53,16 @@ embed_dim: int = 16  # shared embedding dimension (room for every feature a capt
 steps: int = 1000  # optimizer steps (the same budget for every method) {min 1}
 batch_size: int = 128  # minibatch size (also the number of in-batch negatives + 1) {min 2}
 lr: float = 0.01  # Adam learning rate {above 0}
+n_image_seeds: int = 5  # seeds of the image experiment (first_seed onwards) {min 2}
+image_model: str = "tiny-vit"  # open_clip tower of the image experiment (a registered tiny config, or any open_clip name)
+image_p_detail: float = 1.0  # P(a full caption mentions each detail of its image) {min 0, max 1}
+image_n_train: int = 4000  # training images per model of the image experiment {min 1, max 100000}
+image_n_test: int = 500  # images per test set of the image experiment {min 1, max 50000}
+image_steps: int = 800  # optimizer steps per model of the image experiment {min 1}
+image_lr: float = 1e-3  # Adam learning rate of the image experiment {above 0}
+image_log_every: int = 100  # steps between checkpoints (the points of each line) {min 1}
 enforce_claims: bool = True  # fail the run when a verdict differs from the text (other runs than the default report only)
-not_reproduced: list[str] = ["f", "a9", "b9", "c9"]  # the claims this run's text reports as not reproduced
+not_reproduced: list[str] = ["f", "a9", "b9", "c9", "h"]  # the claims this run's text reports as not reproduced
 
 # %% tags=["remove-cell"]
 # The values a run gives (the runner, or plain papermill) checked against the cell above.
@@ -70,8 +78,10 @@ import matplotlib.pyplot as plt
 from clipbook import plots
 from clipbook.book.claims import ClaimSet
 from clipbook.data.details import DetailWorld
+from clipbook.data.diversity import DiversityWorld
 from clipbook.evaluate.stats import ci_table
 from clipbook.experiments import feature_sharing as fs
+from clipbook.experiments import feature_sharing_images as fsi
 from clipbook.training.loop import TrainConfig
 
 plots.set_style()
@@ -153,8 +163,9 @@ first_world = varied_p_spurious != p_spurious
 if first_world:
     first_results = fs.run_sweeps(replace(world, p_spurious=varied_p_spurious), share_probs, annotate_probs, [], seeds,
                                   n_train=n_train, n_test=n_test, embed_dim=embed_dim, config=config)
-    ci_table(fs.sharing_results(first_results), "share_prob", "method", "ood_accuracy")
-#
+    display(ci_table(fs.sharing_results(first_results), "share_prob", "method", "ood_accuracy"))
+
+# %% [markdown]
 # ## Which details should a caption mention?
 #
 # {numref}`fig-ch2-captions` starts from captions that only name the class and adds one kind of
@@ -211,6 +222,41 @@ for ax, (metric, label) in zip(axes, [("ood_accuracy", "OOD accuracy"), ("id_acc
     ax.get_legend().remove()
 axes[2].axhline(0, color="0.5", ls=":", lw=1)
 fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=4, frameon=False)
+plt.show()
+
+# %% [markdown]
+# ## The paper's image experiment, in the shapes world
+#
+# Xue et al. also train CLIP on image-caption data (MSCOCO, Conceptual Captions) twice, with the
+# full captions and with text that only names the label, at several training lengths, and plot
+# each model's accuracy on ImageNet (ID) against its accuracy on shifted ImageNets (OOD): with
+# full captions the models lie on a better line. The same experiment runs here with images. Tiny
+# open_clip towers (`image_model`) train on the photos of Chapter 4's shapes world, every
+# image captioned twice on the same images: "a photo of a small red striped circle on a light
+# background." (each detail mentioned with probability `image_p_detail`) or "a photo of a
+# circle.". Every `image_log_every` steps a checkpoint is tested zero-shot on photos (ID) and on
+# four drawing styles training never shows (OOD: sketch, edge map, cartoon, noisy): each
+# checkpoint is one point.
+#
+# The test, written before the run: fit a line per kind of text in logit space through all its
+# checkpoints and seeds, and compare the two lines at the middle of the ID accuracies both reach
+# (the label-only models learn the class much faster, so only there are the lines read between
+# comparable models). The interval resamples seeds, since one run's checkpoints are not
+# independent. The claim (h below) is that the full captions' line lies above. The experiment
+# takes most of the chapter's time: ten small CLIPs of 800 steps each.
+
+# %%
+image_world = DiversityWorld(n_train=image_n_train, n_test=image_n_test)
+image_config = TrainConfig(steps=image_steps, batch_size=batch_size, lr=image_lr, log_every=image_log_every)
+image_sweep = fsi.run_sweep(image_world, range(first_seed, first_seed + n_image_seeds), image_config,
+                            p_detail=image_p_detail, model_name=image_model)
+image_stats = fsi.claim_statistics(image_sweep.results)
+ci_table(image_sweep.results, "step", "variant", "id_accuracy")
+
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "ID accuracy (photos) against OOD accuracy (mean over four unseen drawing styles) of every checkpoint of every seed, with the line fitted in logit space per kind of text (axes in logit scale). The dotted vertical line is the common ID accuracy where the lines are compared.", "name": "fig-ch2-images"}}
+fig, ax = plt.subplots(figsize=(6.4, 4.6))
+plots.logit_lines(image_sweep.results, "variant", ax=ax)
+ax.axvline(fsi.common_id_accuracy(image_sweep.results), color="0.4", ls=":", lw=1)
 plt.show()
 
 # %% [markdown]
@@ -281,6 +327,11 @@ claims.add("f", "Not every detail helps: a class-independent nuisance detail (ba
 claims.add("g", "Richer captions (all details annotated) are more robust than class-only captions.", rich,
            "CI of OOD(all details) - OOD(class only), largest caption share_prob, above 0",
            f"{stats['all']}", stats["all"].lo > 0, evidence=[stats["all"]])
+gap = image_stats["caption_line_gap"]
+claims.add("h", "CLIP trained with full captions lies on a better ID-vs-OOD line than with label-only text.",
+           "Xue et al. 2024, Fig. 2 (CLIP on MSCOCO and Conceptual Captions), here in the shapes world",
+           "OOD accuracy on the full captions' line minus on the label-only line, at the common ID accuracy: "
+           "bootstrap CI over seeds above 0", f"{gap}", gap.lo > 0, evidence=[gap])
 
 # %% tags=["nbval-check-output"]
 claims.finish(enforce=enforce_claims, not_reproduced=not_reproduced)[["claim of", "measured", "verdict"]]
@@ -316,16 +367,17 @@ claims.finish(enforce=enforce_claims, not_reproduced=not_reproduced)[["claim of"
 # inter-class sharing only when the detail never leaves its own class; otherwise intra-class
 # contrasting does the job first (the 90% curve).
 #
-# ## The real-data experiment: in the image world
-#
-# ```{important}
-# The paper also trains CLIP on MSCOCO and Conceptual Captions with label-only text versus full
-# captions and evaluates zero-shot on shifted ImageNets (ImageNet-V2, -Sketch, -R, -A, ObjectNet),
-# comparing ID-vs-OOD linear fits. That experiment needs images, an image tower and real
-# datasets. It is **not run in this chapter and nothing here stands in for it**: it belongs to the
-# image-world chapters, built on Chapter 4's infrastructure (real-data loaders, open_clip towers,
-# multi-GPU export).
-# ```
+# **The image experiment does not reproduce the paper's result (claim h).** Trained on the same
+# photos, the models with full captions and those with label-only text lie on one line
+# ({numref}`fig-ch2-images`): at the ID accuracy both reach, the full captions' line is 0.009
+# *below* the label-only line, with an interval from -0.017 to 0.002. The full captions make CLIP
+# learn the class more slowly (about 0.51 ID accuracy after 800 steps, against 0.86 for
+# label-only text), but not more robustly for a given accuracy. We have not tested why. One
+# reading, a hypothesis for a later run: the shift here is a change of drawing style, and no
+# caption in the narrow training set describes style (every training image is a photo), while
+# the details they do describe (colour, size, texture, background, position) are not what the
+# shift breaks. Five seeds were run at the default budget, at `first_seed` 0 only; the real-data
+# version (MSCOCO or Conceptual Captions, shifted ImageNets) is not part of this chapter yet.
 #
 # **Rerun it** with other parameters, e.g. a detail that is sometimes missing from its own class,
 # `python -m clipbook run feature-sharing -p p_spurious 0.9` (every run but the default reports its

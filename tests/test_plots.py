@@ -31,3 +31,14 @@ def test_ratio_axis_reads_the_core_to_spurious_variance_ratio():
     assert inverse(64.0) == 0.5
     assert top.get_xlabel() == "core-to-spurious variance ratio"
     plt.close(fig)
+
+
+def test_logit_lines_fit_one_line_per_family():
+    df = pd.DataFrame({"family": ["a"] * 3 + ["b"] * 3, "id_accuracy": [0.2, 0.4, 0.6] * 2,
+                       "ood_accuracy": [0.1, 0.2, 0.3, 0.15, 0.3, 0.45]})
+    fig, ax = plt.subplots()
+    plots.logit_lines(df, "family", ax=ax)
+    assert ax.get_xscale() == ax.get_yscale() == "logit"
+    assert len(ax.get_lines()) == 3  # y = x and one fitted line per family
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["y = x", "a", "b"]
+    plt.close(fig)

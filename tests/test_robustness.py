@@ -1,9 +1,11 @@
 """Effective robustness on accuracies whose answers are known."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import special
 
+from clipbook.evaluate import robustness
 from clipbook.evaluate.robustness import baseline_band, effective_robustness_ci, fit_baseline, logit
 
 
@@ -55,3 +57,34 @@ def test_degenerate_baselines_are_rejected():
     with pytest.raises(ValueError, match="two models"):
         fit_baseline([0.5, 0.5], [0.3, 0.4])
     assert np.isfinite(logit([0.0, 1.0])).all()
+
+
+def _line(offsets_by_seed: dict[int, float], ids=(0.3, 0.5, 0.7)) -> pd.DataFrame:
+    """Checkpoints on logit(OOD) = logit(ID) + offset, the offset fixed per seed."""
+    rows = [{"seed": s, "id_accuracy": x, "ood_accuracy": float(special.expit(special.logit(x) + o))}
+            for s, o in offsets_by_seed.items() for x in ids]
+    return pd.DataFrame(rows)
+
+
+def test_overlap_midpoint():
+    assert robustness.overlap_midpoint([0.2, 0.6, 0.4], [0.9, 0.4]) == pytest.approx(0.5)
+    assert np.isnan(robustness.overlap_midpoint([0.1, 0.2], [0.3, 0.4]))
+
+
+def test_line_gap_is_the_distance_between_two_exact_lines():
+    a, b = _line({0: 0.5, 1: 0.5, 2: 0.5}), _line({0: 0.0, 1: 0.0, 2: 0.0})
+    gap = robustness.line_gap(a, b, at=0.5, n_boot=200)
+    expected = special.expit(0.5) - 0.5  # at ID 0.5 (logit 0): expit(0.5) against 0.5
+    assert (gap.mean, gap.lo, gap.hi) == pytest.approx((expected, expected, expected), abs=1e-9)
+    assert gap.n == 200
+    assert robustness.line_gap(b, a, at=0.5, n_boot=10).mean == pytest.approx(-expected)
+
+
+def test_line_gap_resamples_whole_seeds():
+    """Seed 0's checkpoints sit on offset 0, seed 1's on offset 1. Resampling seeds, a quarter of the
+    resamples hold seed 0 alone and a quarter seed 1 alone, so the 2.5% and 97.5% quantiles are
+    exactly those one-seed lines; resampling single checkpoints would put them in between."""
+    a, b = _line({0: 0.0, 1: 1.0}), _line({5: 0.0})
+    gap = robustness.line_gap(a, b, at=0.5, n_boot=400)
+    assert gap.lo == pytest.approx(0.0, abs=1e-9)
+    assert gap.hi == pytest.approx(special.expit(1.0) - 0.5, abs=1e-9)

@@ -141,12 +141,19 @@ def effective_robustness(df: pd.DataFrame, baseline: pd.DataFrame, grid: np.ndar
     accuracy on logit axes, the line fitted to the ``baseline`` models with its 95% bootstrap
     band (on ``grid``), and y = x. A model above the line is more robust than its ID accuracy predicts."""
     ax = ax or plt.gca()
-    ax.set_xscale("logit")
-    ax.set_yscale("logit")
-    ax.plot(grid, grid, ls="--", color="0.5", lw=1, label="y = x")
+    _logit_axes(ax, grid)
     ax.plot(grid, fit_baseline(baseline[x], baseline[y]).predict(grid), color="0.2", lw=1.5, label="baseline fit")
     ax.fill_between(grid, *baseline_band(baseline[x], baseline[y], grid), color="0.2", alpha=0.15, linewidth=0)
     sns.scatterplot(df, x=x, y=y, hue=hue, style=hue, ax=ax, s=40, alpha=0.85, palette=palette)
+    ax.legend(frameon=False, fontsize="small", loc="upper left")
+    return ax
+
+
+def _logit_axes(ax: plt.Axes, grid: np.ndarray) -> None:
+    """Both axes in logit scale over ``grid``'s range, plain-number ticks, and y = x."""
+    ax.set_xscale("logit")
+    ax.set_yscale("logit")
+    ax.plot(grid, grid, ls="--", color="0.5", lw=1, label="y = x")
     ticks = [t for t in (0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95) if grid[0] <= t <= grid[-1]]
     for axis in (ax.xaxis, ax.yaxis):
         axis.set_major_locator(FixedLocator(ticks))
@@ -154,6 +161,19 @@ def effective_robustness(df: pd.DataFrame, baseline: pd.DataFrame, grid: np.ndar
         axis.set_minor_locator(NullLocator())
     ax.set(xlabel="in-distribution accuracy (logit scale)", ylabel="out-of-distribution accuracy (logit scale)",
            xlim=(grid[0], grid[-1]), ylim=(grid[0], grid[-1]))
+
+
+def logit_lines(df: pd.DataFrame, hue: str, *, ax: plt.Axes | None = None, x: str = "id_accuracy",
+                y: str = "ood_accuracy") -> plt.Axes:
+    """Every model's ID vs. OOD accuracy on logit axes with a line fitted per ``hue`` (Xue et al.'s
+    and Fang et al.'s way of comparing families of models)."""
+    ax = ax or plt.gca()
+    values = np.concatenate([df[x], df[y]])
+    grid = np.linspace(max(values.min() * 0.9, 0.01), min(1 - (1 - values.max()) * 0.9, 0.99), 100)
+    _logit_axes(ax, grid)
+    for (name, group), color in zip(df.groupby(hue, sort=False), sns.color_palette()):
+        ax.scatter(group[x], group[y], s=16, alpha=0.6, color=color, label=name)
+        ax.plot(grid, fit_baseline(group[x], group[y]).predict(grid), color=color, lw=1.5)
     ax.legend(frameon=False, fontsize="small", loc="upper left")
     return ax
 

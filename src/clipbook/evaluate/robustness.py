@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy import special, stats
 
 from clipbook.evaluate.stats import Interval
@@ -71,3 +72,36 @@ def effective_robustness_ci(baseline_id, baseline_ood, id_accuracy, ood_accuracy
               for f in _bootstrap_fits(baseline_id, baseline_ood, n_boot, seed)]
     alpha = (1 - confidence) / 2
     return Interval(point, float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha)), len(values))
+
+
+def overlap_midpoint(a, b) -> float:
+    """The middle of the range two sets of accuracies share; NaN when they do not overlap."""
+    lo, hi = max(np.min(a), np.min(b)), min(np.max(a), np.max(b))
+    return float((lo + hi) / 2) if lo <= hi else float("nan")
+
+
+def line_gap(a: pd.DataFrame, b: pd.DataFrame, at: float, *, group: str = "seed", n_boot: int = 1000,
+             confidence: float = 0.95, seed: int = 0) -> Interval:
+    """How far line ``a`` lies above line ``b`` at ID accuracy ``at``: each fitted in logit space to
+    its own models' ``id_accuracy`` and ``ood_accuracy`` (:func:`fit_baseline`), the difference of
+    their predicted OOD accuracies. The interval is a percentile bootstrap that resamples whole
+    ``group`` values (a run's checkpoints are not independent), ``a``'s and ``b``'s separately."""
+    rng = np.random.default_rng(seed)
+
+    def columns(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+        keys = frame[group].to_numpy()
+        return (frame.id_accuracy.to_numpy(float), frame.ood_accuracy.to_numpy(float),
+                [np.flatnonzero(keys == k) for k in pd.unique(keys)])
+
+    def predicted(x: np.ndarray, y: np.ndarray) -> float:
+        return float(fit_baseline(x, y).predict(at))
+
+    (xa, ya, groups_a), (xb, yb, groups_b) = columns(a), columns(b)
+    values = []
+    for _ in range(n_boot):
+        ia, ib = (np.concatenate([g[i] for i in rng.integers(len(g), size=len(g))]) for g in (groups_a, groups_b))
+        if np.ptp(xa[ia]) > 0 and np.ptp(xb[ib]) > 0:
+            values.append(predicted(xa[ia], ya[ia]) - predicted(xb[ib], yb[ib]))
+    alpha = (1 - confidence) / 2
+    return Interval(predicted(xa, ya) - predicted(xb, yb), float(np.quantile(values, alpha)),
+                    float(np.quantile(values, 1 - alpha)), len(values))
