@@ -3,6 +3,7 @@ reproduces its checked outputs), the default profile run once with its claims en
 built website as a reader's browser shows it."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -51,7 +52,10 @@ def test_first_seed_draws_other_seeds(tmp_path):
                          progress=False)
         measured[first_seed] = [c["measured"] for c in runner.read_record(out)["claims"]]
     assert len(measured[0]) == len(measured[1000]) > 0
-    assert all(a != b for a, b in zip(measured[0], measured[1000])), measured
+    # a rank correlation over the smoke profile's two-point sweeps can only be +-1 at any seed
+    perfect_rank = re.compile(r"^rho -?1\.000 \[-?1\.000, -?1\.000\]$")
+    assert all(a != b or perfect_rank.match(a) for a, b in zip(measured[0], measured[1000])), measured
+    assert sum(a != b for a, b in zip(measured[0], measured[1000])) >= len(measured[0]) - 1, measured
 
 
 @pytest.fixture(scope="session")
