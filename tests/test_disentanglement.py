@@ -1,6 +1,7 @@
 """Disentanglement metrics on codes whose answers are known: a worked example computed by hand,
 and four codes with a known ordering (factorized, rotated, with a nuisance dimension, noise)."""
 
+import functools
 import math
 
 import numpy as np
@@ -63,15 +64,19 @@ def _codes(n: int = 1000, seed: int = 0) -> tuple[np.ndarray, dict[str, np.ndarr
 FACTORS, CODES = _codes()
 
 
-@pytest.fixture(scope="module")
-def scores():
-    out = {}
-    for name, codes in CODES.items():
-        me = dis.modularity_explicitness(codes, FACTORS)
-        out[name] = {"mig": dis.mig(codes, FACTORS), "dcimig": dis.dcimig(codes, FACTORS),
-                     "sap": dis.sap(codes, FACTORS), "modularity": me.modularity, "explicitness": me.explicitness,
-                     "dci": dis.dci(codes, FACTORS), "z_diff": dis.z_diff(codes, FACTORS, n_train=500, n_eval=300)}
-    return out
+METRICS = {
+    "mig": dis.mig, "dcimig": dis.dcimig, "sap": dis.sap, "dci": dis.dci,
+    "modularity": lambda c, f: dis.modularity_explicitness(c, f).modularity,
+    "explicitness": lambda c, f: dis.modularity_explicitness(c, f).explicitness,
+    "z_diff": lambda c, f: dis.z_diff(c, f, n_train=500, n_eval=300),
+}
+
+
+@functools.cache
+def score(name: str, metric: str):
+    """A metric of one of the codes, computed when a test first asks for it and kept: each metric
+    runs inside the tests that check it, so mutation testing knows which tests cover which."""
+    return METRICS[metric](CODES[name], FACTORS)
 
 
 # SAP's per-dimension linear SVM (one-vs-rest on a scalar) cannot carve out a factor's middle
@@ -81,19 +86,19 @@ FACTORIZED_FLOOR = {"mig": 0.8, "dcimig": 0.8, "sap": 0.3, "modularity": 0.8}
 
 
 @pytest.mark.parametrize("metric", FACTORIZED_FLOOR)
-def test_factorized_beats_rotated_beats_noise(scores, metric):
-    factorized, rotated, noise = (scores[k][metric] for k in ("factorized", "rotated", "noise"))
+def test_factorized_beats_rotated_beats_noise(metric):
+    factorized, rotated, noise = (score(k, metric) for k in ("factorized", "rotated", "noise"))
     assert factorized > FACTORIZED_FLOOR[metric] and factorized > rotated + 0.2, (factorized, rotated)
     assert noise < 0.15 if metric != "modularity" else noise < factorized, noise
 
 
-def test_a_nuisance_dimension_leaves_the_gap_metrics_alone(scores):
+def test_a_nuisance_dimension_leaves_the_gap_metrics_alone():
     for metric in ("mig", "dcimig", "sap"):
-        assert scores["nuisance"][metric] == pytest.approx(scores["factorized"][metric], abs=0.05), metric
+        assert score("nuisance", metric) == pytest.approx(score("factorized", metric), abs=0.05), metric
 
 
-def test_dci_orders_the_codes(scores):
-    factorized, rotated, noise = (scores[k]["dci"] for k in ("factorized", "rotated", "noise"))
+def test_dci_orders_the_codes():
+    factorized, rotated, noise = (score(k, "dci") for k in ("factorized", "rotated", "noise"))
     assert factorized.disentanglement > 0.8 and factorized.completeness > 0.8 and factorized.informativeness > 0.95
     assert rotated.disentanglement < factorized.disentanglement - 0.3
     assert rotated.informativeness > 0.9  # a rotation loses no information, only its alignment
@@ -101,11 +106,11 @@ def test_dci_orders_the_codes(scores):
     assert dis.rescaled(noise.informativeness, chance) < 0.1
 
 
-def test_explicitness_and_z_diff_against_their_chance_levels(scores):
-    assert scores["factorized"]["explicitness"] > 0.95
-    assert scores["noise"]["explicitness"] == pytest.approx(dis.chance_level("explicitness", FACTORS), abs=0.05)
-    assert scores["factorized"]["z_diff"] > 0.95
-    assert scores["noise"]["z_diff"] == pytest.approx(dis.chance_level("z_diff", FACTORS), abs=0.1)
+def test_explicitness_and_z_diff_against_their_chance_levels():
+    assert score("factorized", "explicitness") > 0.95
+    assert score("noise", "explicitness") == pytest.approx(dis.chance_level("explicitness", FACTORS), abs=0.05)
+    assert score("factorized", "z_diff") > 0.95
+    assert score("noise", "z_diff") == pytest.approx(dis.chance_level("z_diff", FACTORS), abs=0.1)
 
 
 def test_rankme_counts_the_directions_in_use():
@@ -123,3 +128,36 @@ def test_bad_inputs_are_clear_errors():
         dis.chance_level("mig", HAND_FACTORS)
     with pytest.raises(ValueError, match="twice"):
         dis.z_diff(HAND_CODES[:2], np.array([[0, 0], [1, 1]]), n_train=4, n_eval=4)
+
+
+def test_z_diff_pairs_share_the_fixed_factor_and_cover_every_partner():
+    """Z-diff's examples, one pair each (batch size 1), on codes that give the pair away: the
+    factors themselves, a row id and its square (|a - b| and |a^2 - b^2| name the rows). Factor 0
+    takes two values in groups of four rows, factor 1 four values in groups of exactly two."""
+    factors = np.array([[0, 0], [0, 0], [0, 1], [0, 1], [1, 2], [1, 2], [1, 3], [1, 3]])
+    ids = np.arange(8.0)
+    codes = np.column_stack([factors, ids, ids ** 2])
+    features, k_of = dis._fixed_factor_features(codes, factors, 3000, 1, np.random.default_rng(0))
+    assert set(k_of) == {0, 1}
+    pairs = {0: set(), 1: set()}
+    for (d0, d1, d_id, d_sq), k in zip(features, k_of):
+        assert (d0, d1)[k] == 0  # the pair shares the fixed factor
+        assert d_id >= 1  # two distinct rows
+        total = d_sq / d_id  # a + b
+        pairs[k].add((round((total - d_id) / 2), round((total + d_id) / 2)))
+    groups = {0: [range(0, 4), range(4, 8)], 1: [range(0, 2), range(2, 4), range(4, 6), range(6, 8)]}
+    for k, members in groups.items():  # every partner of every row is drawn, and nothing else
+        assert pairs[k] == {(a, b) for g in members for a in g for b in g if a < b}, k
+
+
+@pytest.mark.parametrize("metric", ["sap", "modularity", "explicitness", "dci"])
+def test_split_metrics_are_a_function_of_their_seed(metric):
+    """The metrics that split train and test rows draw the split from ``seed``: the same seed gives
+    the same score, another seed another split (on a code noisy enough for the split to matter)."""
+    codes = CODES["noise"][:300]
+    factors = FACTORS[:300]
+    fn = {"sap": dis.sap, "dci": dis.dci,
+          "modularity": lambda c, f, seed: dis.modularity_explicitness(c, f, seed=seed).explicitness,
+          "explicitness": lambda c, f, seed: dis.modularity_explicitness(c, f, seed=seed).explicitness}[metric]
+    first, again, other = fn(codes, factors, seed=0), fn(codes, factors, seed=0), fn(codes, factors, seed=1)
+    assert first == again and first != other

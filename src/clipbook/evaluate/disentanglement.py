@@ -133,12 +133,16 @@ def dci_from_importance(importance: np.ndarray) -> tuple[float, float]:
 def dci(codes, factors, *, test_fraction: float = 0.2, seed: int = 0,
         classifier: Callable[[], object] = GradientBoostingClassifier) -> DCI:
     """DCI with one classifier per factor (gradient-boosted trees, as in disentanglement_lib);
-    importances are the classifiers' ``feature_importances_``."""
+    importances are the classifiers' ``feature_importances_``. A classifier that takes a
+    ``random_state`` gets ``seed`` (trees break ties between features at random)."""
     codes, factors = _check(codes, factors)
     train, test = _split(len(codes), test_fraction, seed)
     importance, accuracies = np.zeros((codes.shape[1], factors.shape[1])), []
     for j, factor in enumerate(factors.T):
-        model = classifier().fit(codes[train], factor[train])
+        model = classifier()
+        if "random_state" in model.get_params():
+            model.set_params(random_state=seed)
+        model.fit(codes[train], factor[train])
         importance[:, j] = np.abs(model.feature_importances_)
         accuracies.append(np.mean(model.predict(codes[test]) == factor[test]))
     return DCI(*dci_from_importance(importance), float(np.mean(accuracies)))
