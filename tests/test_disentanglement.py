@@ -41,6 +41,18 @@ def test_dci_from_known_importance_matrices():
     assert dis.dci_from_importance(one_code_for_all) == pytest.approx((0.0, 1.0), abs=1e-9)
 
 
+def test_dci_from_a_non_square_importance_matrix():
+    """Three codes, two factors: code 1 serves factor 1 only (disentanglement 1), code 2 both
+    equally (0), code 3 nothing (0); weighted by importance (1/3, 2/3, 0): D = 1/3. Factor 1 is
+    spread over two of three codes, 1 - ln 2 / ln 3; factor 2 sits in one (1); weighted 2/3, 1/3."""
+    importance = np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
+    completeness = 2 / 3 * (1 - math.log(2) / math.log(3)) + 1 / 3
+    tol = 1e-7  # the entropies' 1e-11 smoothing of zero entries moves them by about 1e-9 (n * eps * log(1/eps))
+    assert dis.dci_from_importance(importance) == pytest.approx((1 / 3, completeness), abs=tol)
+    assert dis.dci_from_importance(0.1 * importance) == pytest.approx((1 / 3, completeness), abs=tol)  # scale-free
+    assert dis.dci_from_importance(np.zeros((3, 2))) == pytest.approx((0.0, 0.0), abs=tol)  # no importance at all
+
+
 def test_the_discretizer_uses_equal_width_bins():
     binned = dis.discretize(np.array([[0.0], [0.049], [0.051], [1.0]]), n_bins=20)
     assert binned[:, 0].tolist() == [1, 1, 2, 20]
