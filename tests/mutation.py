@@ -20,7 +20,7 @@ _STATISTICS = {
     "intra_class": ["core_sweep", "contrast_sweep", "claim_statistics"],
     "feature_sharing": ["sharing_results", "_gain_over_share", "caption_gains", "sharing_statistics", "claim_statistics"],
     "feature_sharing_images": ["common_id_accuracy", "claim_statistics"],
-    "conditioning": ["summarize_trajectories", "readout_table", "claim_statistics", "_trend", "switch_steps",
+    "conditioning": ["summarize_trajectories", "readout_table", "claim_statistics", "_trend", "_clip", "switch_steps",
                      "switch_statistics"],
     "diversity": ["is_baseline", "final", "with_effective_robustness", "model_names",
                   "shift_effective_robustness", "factor_effects", "factor_intervals", "factor_table"],

@@ -183,11 +183,16 @@ def model_table(kappa_zs: Sequence[float], neg_weights: Sequence[float], seeds: 
     return sweeps.model_table(settings, seeds)
 
 
+def _clip(table: pd.DataFrame, kappa_z: float) -> pd.DataFrame:
+    """The rows of CLIP's own loss (weight 1, outside the log-sum-exp) at ``kappa_z``."""
+    return table[(table.negatives == "outside") & (table.kappa_z == kappa_z) & (table.neg_weight == 1.0)]
+
+
 def switch_steps(final: pd.DataFrame, kappa_z: float, steps: int, log_every: int) -> tuple[int, int]:
     """When the switched run turns CLIP's negatives off and on again: at the median step of CLIP's
     peak condition number at ``kappa_z``, and halfway from there to the end (both on the
     measurement grid)."""
-    clip = final[(final.negatives == "outside") & (final.kappa_z == kappa_z) & (final.neg_weight == 1.0)]
+    clip = _clip(final, kappa_z)
     off = int(clip.peak_step.median()) // log_every * log_every
     return off, off + (steps - off) // 2 // log_every * log_every
 
@@ -299,7 +304,7 @@ def switch_statistics(switched: pd.DataFrame, history: pd.DataFrame, kappa_z: fl
     - ``off_window``: the switched run from ``off`` to ``on`` (no negatives);
     - ``restart``: the switched run from ``on`` to the end (negatives again).
     """
-    clip = history[(history.negatives == "outside") & (history.kappa_z == kappa_z) & (history.neg_weight == 1.0)]
+    clip = _clip(history, kappa_z)
 
     def log_condition(run: pd.DataFrame, step: int) -> pd.Series:
         rows = run[(run.metric == "condition") & (run.step == step)]
