@@ -42,3 +42,17 @@ def test_logit_lines_fit_one_line_per_family():
     assert len(ax.get_lines()) == 3  # y = x and one fitted line per family
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["y = x", "a", "b"]
     plt.close(fig)
+
+
+def test_ratio_axis_is_silent_where_matplotlib_probes_zero():
+    import warnings
+
+    fig, ax = plt.subplots()
+    ax.plot([0.1, 4.0], [0.9, 0.6])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        top = plots.ratio_axis(ax, core_std=4.0)
+        forward, inverse = top._functions
+        forward(0.0), inverse(0.0)
+        fig.canvas.draw()
+    plt.close(fig)

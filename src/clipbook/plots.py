@@ -77,8 +77,16 @@ def id_ood_scatter(df: pd.DataFrame, hue: str, *, x: str = "id_accuracy", y: str
 def ratio_axis(ax: plt.Axes, core_std: float) -> plt.Axes:
     """A log x axis of spurious stds with the core-to-spurious variance ratio
     ``(core_std / x) ** 2`` on top: the quantity Xue et al.'s theory turns on."""
+    def ratio(x):
+        with np.errstate(divide="ignore"):  # matplotlib probes the transform at 0 too
+            return (core_std / np.asarray(x, dtype=float)) ** 2
+
+    def spread(r):
+        with np.errstate(divide="ignore"):
+            return core_std / np.sqrt(np.asarray(r, dtype=float))
+
     ax.set_xscale("log")
-    top = ax.secondary_xaxis("top", functions=(lambda x: (core_std / x) ** 2, lambda r: core_std / np.sqrt(r)))
+    top = ax.secondary_xaxis("top", functions=(ratio, spread))
     top.set_xlabel("core-to-spurious variance ratio")
     return top
 
