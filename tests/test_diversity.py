@@ -6,7 +6,7 @@ from scipy import special
 
 from clipbook.data import diversity as world_data
 from clipbook.data.captions import WORDS, caption_labels
-from clipbook.data.diversity import ID, DiversityWorld, training_set
+from clipbook.data.diversity import ID, DiversityWorld, accuracy_columns, training_set
 from clipbook.data.shapes import ATTRIBUTES
 from clipbook.evaluate.zero_shot import tower_logits
 from clipbook.experiments import diversity
@@ -136,3 +136,9 @@ def test_run_setting_measures_every_test_set(method):
     shifts = frame[[f"acc_{s}" for s in WORLD.shift_styles]]
     assert np.allclose(frame.ood_accuracy, shifts.mean(axis=1))
     assert frame[["id_accuracy", "ood_accuracy"]].stack().between(0, 1).all()
+
+
+def test_accuracy_columns_average_the_shift_styles_only():
+    accuracies = {ID: 0.9, "sketch": 0.4, "cartoon": 0.6, "noisy": 0.1}
+    assert accuracy_columns(accuracies, ["sketch", "cartoon"]) == pytest.approx(
+        {"id_accuracy": 0.9, "ood_accuracy": 0.5, "acc_sketch": 0.4, "acc_cartoon": 0.6})

@@ -10,8 +10,9 @@ style (OOD).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple, Sequence
+from typing import Mapping, NamedTuple, Sequence
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -98,3 +99,10 @@ def test_sets(world: DiversityWorld) -> dict[str, ShapesData]:
     for style in world.shift_styles:
         sets[style] = make_shapes(world.spec((style,), BACKGROUNDS, TEST_SEED, world.n_test))
     return sets
+
+
+def accuracy_columns(accuracies: Mapping[str, float], shifts: Sequence[str]) -> dict[str, float]:
+    """A model's accuracies on :func:`test_sets` as table columns: ``id_accuracy``, ``ood_accuracy``
+    (the mean over the ``shifts`` styles) and ``acc_<style>`` for each shift."""
+    return {"id_accuracy": accuracies[ID], "ood_accuracy": float(np.mean([accuracies[s] for s in shifts])),
+            **{f"acc_{s}": accuracies[s] for s in shifts}}

@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 
 from clipbook.data.captions import WordTokenizer, caption_labels, zero_shot_prompts
-from clipbook.data.diversity import ID, DiversityWorld, test_sets, training_set
+from clipbook.data.diversity import DiversityWorld, accuracy_columns, test_sets, training_set
 from clipbook.data.render import ShapesData
 from clipbook.device import default_device
 from clipbook.evaluate.classify import image_features, linear_probe, probe_accuracy
@@ -54,10 +54,9 @@ def settings(diverse_fractions: Sequence[float], size_fractions: Sequence[float]
 
 
 def _row(setting: Setting, seed: int, head: str, step: int, accuracies: dict[str, float], shifts) -> dict:
-    ood = float(np.mean([accuracies[s] for s in shifts]))
     return {"method": setting.method, "head": head, "diverse_fraction": setting.diverse_fraction,
-            "size_fraction": setting.size_fraction, "seed": seed, "step": step, "id_accuracy": accuracies[ID],
-            "ood_accuracy": ood, **{f"acc_{k}": accuracies[k] for k in shifts}}
+            "size_fraction": setting.size_fraction, "seed": seed, "step": step,
+            **accuracy_columns(accuracies, shifts)}
 
 
 def run_setting(world: DiversityWorld, setting: Setting, seed: int, config: TrainConfig, tests: dict[str, ShapesData],

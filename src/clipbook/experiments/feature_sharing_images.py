@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 from clipbook.data.captions import CaptionSpec, WordTokenizer, captions, zero_shot_prompts
-from clipbook.data.diversity import ID, DiversityWorld, test_sets
+from clipbook.data.diversity import DiversityWorld, accuracy_columns, test_sets
 from clipbook.data.render import make_shapes
 from clipbook.device import default_device
 from clipbook.evaluate.robustness import line_gap, overlap_midpoint
@@ -61,11 +61,8 @@ def run_sweep(world: DiversityWorld, seeds: Sequence[int], config: TrainConfig, 
                                                                  "layers": text_layers})
             checkpoints = train_clip_measured([model], data.images, tokenizer(text), prompts, len(world.class_names),
                                               tests, replace(config, seed=seed), device, desc=variant)
-            for r in checkpoints.to_dict("records"):
-                shifts = {s: r[s] for s in world.shift_styles}
-                rows.append({"variant": variant, "seed": seed, "step": int(r["step"]), "id_accuracy": r[ID],
-                             "ood_accuracy": float(np.mean(list(shifts.values()))),
-                             **{f"acc_{s}": v for s, v in shifts.items()}})
+            rows += [{"variant": variant, "seed": seed, "step": int(r["step"]),
+                      **accuracy_columns(r, world.shift_styles)} for r in checkpoints.to_dict("records")]
     return Sweep(pd.DataFrame(rows), time.perf_counter() - started)
 
 
