@@ -73,6 +73,7 @@ from clipbook.data.diversity import DiversityWorld, test_sets
 from clipbook.data.render import make_shapes
 from clipbook.evaluate.stats import ci_table, summarize
 from clipbook.experiments import diversity, diversity_real
+from clipbook.learners import imagenet_runs
 from clipbook.training.loop import TrainConfig
 
 plots.set_style()
@@ -241,11 +242,11 @@ diversity_real.layout_table(real_data or "DATA")
 
 # %%
 if real_data:
-    real_config = diversity_real.RealConfig(model=real_model, epochs=real_epochs, batch_size=real_batch_size,
-                                            warmup=real_warmup, gpus=real_gpus or None, workers=real_workers)
+    real_config = imagenet_runs.RealConfig(model=real_model, epochs=real_epochs, batch_size=real_batch_size,
+                                           warmup=real_warmup, gpus=real_gpus or None, workers=real_workers)
     real_accuracies = diversity_real.run(real_data, real_out, real_config, diverse_pairs=real_diverse_pairs or None,
                                           templates=real_prompts)
-    real_points = diversity_real.id_ood(real_accuracies)
+    real_points = imagenet_runs.id_ood(real_accuracies)
     real_er, _ = diversity_real.effective_robustness(real_points)
     display(real_er.round(3))
     fig, ax = plt.subplots(figsize=(7, 5))

@@ -24,7 +24,7 @@ _STATISTICS = {
                      "switch_statistics"],
     "diversity": ["is_baseline", "final", "with_effective_robustness", "model_names",
                   "shift_effective_robustness", "factor_effects", "factor_intervals", "factor_table"],
-    "diversity_real": ["id_ood", "effective_robustness"],
+    "diversity_real": ["effective_robustness"],
     "disentanglement": ["learned_text", "family_differences", "correlations", "positive", "family_gap",
                         "rise_over_training", "metric_gaps", "interval_text"],
     "imbalance": ["scores", "gap", "trimmed_accuracy", "subsampling_effect", "scale_effect", "paired_change"],
@@ -32,7 +32,7 @@ _STATISTICS = {
 _RUNNER = ["_module_file", "_clipbook_imports", "chapter_code", "environment_key", "cache_key",
            "results_path", "read_record", "is_current"]
 
-SCOPE = (["clipbook.evaluate.*", "clipbook.book.claims.*"]
+SCOPE = (["clipbook.evaluate.*", "clipbook.book.claims.*", "clipbook.learners.imagenet_runs.x_id_ood__mutmut_*"]
          + [f"clipbook.book.runner.x_{f}__mutmut_*" for f in _RUNNER]
          + [f"clipbook.experiments.{m}.x_{f}__mutmut_*" for m, fs in _STATISTICS.items() for f in fs])
 """mutmut's mutant-name patterns (``module.x_function__mutmut_N``) of the code in scope."""

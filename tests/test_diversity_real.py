@@ -6,39 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from real_fixtures import COLOURS, jpeg, objectnet_release
+from real_fixtures import CLASSES, imagenet_like
 from scipy.special import expit
 
-from clipbook.data.imagenet import imagenet_wnids
 from clipbook.evaluate.imagenet import imagenet_accuracy
 from clipbook.experiments import diversity_real
-from clipbook.experiments.diversity_real import LAYOUT, RealConfig
-
-CLASSES = (954, 559, 765)  # banana, folding chair, rocking chair: the classes of the ObjectNet fixture
-
-
-def _images(folder_of, root, per_class, rng, size=(32, 32)):
-    """``per_class`` noisy single-colour JPEGs per class under ``root/<folder_of(class)>/``."""
-    for k, index in enumerate(CLASSES):
-        for i in range(per_class):
-            colour = tuple(int(c) for c in np.clip(np.array(COLOURS[k]) + rng.integers(-40, 40, 3), 0, 255))
-            jpeg(root / folder_of(index) / f"{folder_of(index)}_{i}.JPEG", colour, size=size)
-
-
-def _imagenet_like(root):
-    """Every data set of :data:`LAYOUT` under ``root``, a few images of three classes each."""
-    rng, wnids = np.random.default_rng(0), imagenet_wnids()
-    _images(wnids.__getitem__, root / LAYOUT["imagenet_train"], 16, rng)
-    records = [{"filename": f"{wnids[i]}_{n}.JPEG", "wnid": wnids[i], "title": f"my {['red', 'green', 'blue'][k]} thing",
-                "description": "" if n == 0 else "seen today", "tags": []}
-               for k, i in enumerate(CLASSES) for n in range(16)]
-    records[0]["title"] = ""  # one image with no text at all
-    (root / LAYOUT["imagenet_captions"]).write_text(json.dumps(records))
-    for name in ("imagenet", "imagenet_sketch", "imagenet_r", "imagenet_a"):
-        _images(wnids.__getitem__, root / LAYOUT[name], 3, rng)
-    _images(str, root / LAYOUT["imagenet_v2"], 3, rng)
-    objectnet_release(root / LAYOUT["objectnet"], per_class=3)
-
+from clipbook.experiments.diversity_real import LAYOUT
+from clipbook.learners.imagenet_runs import SHIFTS, RealConfig, id_ood
 
 def test_missing_data_are_listed_together_before_any_compute(tmp_path):
     (tmp_path / "imagenet").mkdir()
@@ -56,14 +30,14 @@ def test_missing_data_are_listed_together_before_any_compute(tmp_path):
                                              ('{"a": 1}', "list of records"),
                                              ('[{"filename": "x.JPEG"}]', "every record needs")])
 def test_malformed_captions_fail_before_any_compute(tmp_path, damage, message):
-    _imagenet_like(tmp_path)
+    imagenet_like(tmp_path)
     (tmp_path / LAYOUT["imagenet_captions"]).write_text(damage)
     with pytest.raises(ValueError, match=f"imagenet_captions.json.*{message}"):
         diversity_real.locate(tmp_path)
 
 
 def test_the_diverse_pairs_are_checked_up_front(tmp_path):
-    _imagenet_like(tmp_path / "data")
+    imagenet_like(tmp_path / "data")
     assert "diverse_pairs" not in diversity_real.locate(tmp_path / "data")
     with pytest.raises(FileNotFoundError, match="pairs.csv"):
         diversity_real.locate(tmp_path / "data", diverse_pairs=tmp_path / "pairs.csv")
@@ -105,7 +79,7 @@ def test_effective_robustness_is_measured_from_the_supervised_line():
 
 
 def test_the_pipeline_trains_evaluates_and_resumes(tmp_path):
-    _imagenet_like(tmp_path / "data")
+    imagenet_like(tmp_path / "data")
     config = RealConfig(model="tiny-rn-bpe", epochs=2, batch_size=8, lr=1e-3, warmup=0, workers=0, precision="fp32")
     accuracies = diversity_real.run(tmp_path / "data", tmp_path / "out", config, templates=("a photo of a {}.",),
                                     device="cpu")
@@ -113,8 +87,8 @@ def test_the_pipeline_trains_evaluates_and_resumes(tmp_path):
     assert len(table) == 47 and table.filepath.str.startswith("/").all() and set(table.label) == set(CLASSES)
     assert len(accuracies) == 2 * 2 * 6 and accuracies.accuracy.between(0, 1).all()
     assert set(accuracies.run) == {"supervised-imagenet-captions", "clip-imagenet-captions"}
-    points = diversity_real.id_ood(accuracies)
-    assert len(points) == 4 and np.allclose(points.ood_accuracy, points[list(diversity_real.SHIFTS)].mean(axis=1))
+    points = id_ood(accuracies)
+    assert len(points) == 4 and np.allclose(points.ood_accuracy, points[list(SHIFTS)].mean(axis=1))
     checkpoints = sorted((tmp_path / "out").glob("*/checkpoints/epoch_*.pt"))
     stamps = [p.stat().st_mtime_ns for p in checkpoints]
     again = diversity_real.run(tmp_path / "data", tmp_path / "out", config, templates=("a photo of a {}.",),
@@ -131,7 +105,7 @@ def test_the_layout_table_names_every_data_set():
 def test_the_chapter_runs_the_real_data_section_on_the_fixture(tmp_path):
     from clipbook.book import runner
 
-    _imagenet_like(tmp_path / "data")
+    imagenet_like(tmp_path / "data")
     chapter = next(c for c in runner.chapters() if c.slug == "diversity")
     out = runner.run(chapter, {"real_data": str(tmp_path / "data"), "real_out": str(tmp_path / "out"),
                                "real_model": "tiny-rn-bpe", "real_epochs": 3, "real_batch_size": 8, "real_warmup": 0,
