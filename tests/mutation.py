@@ -37,9 +37,9 @@ SCOPE = (["clipbook.evaluate.*", "clipbook.book.claims.*", "clipbook.learners.im
          + [f"clipbook.experiments.{m}.x_{f}__mutmut_*" for m, fs in _STATISTICS.items() for f in fs])
 """mutmut's mutant-name patterns (``module.x_function__mutmut_N``) of the code in scope."""
 
-# mutmut's exit-code meaning (mutmut.stats.status_by_exit_code); a timeout counts as killed.
-_KILLED = {1, 3, 24, -24, 36, 152, 255}
-_SURVIVED = {0}
+# mutmut's statuses that count as caught (its own score counts a timeout as caught: a mutant that
+# makes the tests run several times longer than they do is one a reader's run would notice).
+_CAUGHT = {"killed", "timeout", "segfault"}
 
 
 def in_scope(name: str) -> bool:
@@ -60,19 +60,24 @@ def results(mutants: Path) -> dict[str, int | None]:
 
 
 def report(codes: dict[str, int | None]) -> tuple[str, list[str]]:
-    """A table of killed / checked per module, and the surviving mutants' names."""
+    """A table of killed, timed out, survived and not scored per module, the score (caught over
+    scored), and the surviving mutants' names."""
+    from mutmut.stats import status_by_exit_code
+
     tally: dict[str, Counter] = defaultdict(Counter)
     survivors = []
     for name, code in sorted(codes.items()):
-        kind = "killed" if code in _KILLED else "survived" if code in _SURVIVED else "other"
-        tally[module_of(name)][kind] += 1
-        if kind == "survived":
+        status = status_by_exit_code[code]
+        tally[module_of(name)][status if status in _CAUGHT | {"survived"} else "other"] += 1
+        if status == "survived":
             survivors.append(name)
-    lines = ["| module | killed | survived | not scored | score |", "|---|---|---|---|---|"]
+    lines = ["| module | killed | timeout | survived | not scored | score |", "|---|---|---|---|---|---|"]
     for module, c in sorted(tally.items()):
-        checked = c["killed"] + c["survived"]
-        score = f"{c['killed'] / checked:.2f}" if checked else "-"
-        lines.append(f"| `{module}` | {c['killed']} | {c['survived']} | {c['other']} | {score} |")
+        caught = c["killed"] + c["timeout"] + c["segfault"]
+        scored = caught + c["survived"]
+        score = f"{caught / scored:.2f}" if scored else "-"
+        lines.append(f"| `{module}` | {c['killed'] + c['segfault']} | {c['timeout']} | {c['survived']} | {c['other']} "
+                     f"| {score} |")
     return "\n".join(lines), survivors
 
 

@@ -53,6 +53,30 @@ def test_dci_from_a_non_square_importance_matrix():
     assert dis.dci_from_importance(np.zeros((3, 2))) == pytest.approx((0.0, 0.0), abs=tol)  # no importance at all
 
 
+def test_mig_and_dcimig_bin_codes_as_asked():
+    # code 1 orders the factor's values 0, 0, 1, 1 as 0, 2, 1, 3: twenty bins keep every value apart
+    # (MI ln 2, scores 1), two bins pool {0, 1} and {2, 3}, each holding both factor values (MI 0,
+    # scores 0); code 2 is constant.
+    codes, factors = np.array([[0.0, 5.0], [2.0, 5.0], [1.0, 5.0], [3.0, 5.0]]), np.array([[0], [0], [1], [1]])
+    for metric in (dis.mig, dis.dcimig):
+        assert metric(codes, factors) == pytest.approx(1.0) and metric(codes, factors, n_bins=2) == pytest.approx(0.0)
+
+
+def test_sap_uses_the_svm_of_its_definition(monkeypatch):
+    """Kumar et al.'s SAP for discrete factors: a linear SVM with C = 0.01 and balanced class weights."""
+    made = []
+
+    class Recorded(dis.LinearSVC):
+        def fit(self, x, y):
+            made.append(self.get_params())
+            return super().fit(x, y)
+
+    monkeypatch.setattr(dis, "LinearSVC", Recorded)
+    rng = np.random.default_rng(0)
+    dis.sap(rng.normal(size=(50, 2)), rng.integers(0, 2, size=(50, 1)))
+    assert len(made) == 2 and all(p["C"] == 0.01 and p["class_weight"] == "balanced" for p in made)
+
+
 def test_the_discretizer_uses_equal_width_bins():
     binned = dis.discretize(np.array([[0.0], [0.049], [0.051], [1.0]]), n_bins=20)
     assert binned[:, 0].tolist() == [1, 1, 2, 20]

@@ -85,6 +85,14 @@ def test_effective_robustness_and_factor_effects_recover_known_offsets():
     assert table.loc["training distribution", "seeds"] == 3
 
 
+def test_the_factor_table_rounds_the_mean_and_prints_the_interval():
+    # two seeds, effects 0.1234 and 0.2234: mean 0.1734, t(0.975, 1) * 0.05 = 0.6353 either side
+    effects = pd.DataFrame({"factor": ["training distribution"] * 2, "seed": [0, 1], "delta_er": [0.1234, 0.2234]})
+    row = diversity.factor_table(effects).loc["training distribution"]
+    half = special.stdtrit(1, 0.975) * 0.05
+    assert row.to_dict() == {"delta ER": 0.173, "95% CI": f"[{0.1734 - half:.3f}, {0.1734 + half:.3f}]", "seeds": 2}
+
+
 def test_model_names_read_like_the_legend():
     frame = pd.DataFrame(dict(method=["clip", "supervised", "caption_labels", "clip"],
                               head=["zero-shot", "classifier", "classifier", "linear probe"],

@@ -10,6 +10,7 @@ from real_fixtures import CLASSES, imagenet_like
 from scipy.special import expit
 
 from clipbook.evaluate.imagenet import imagenet_accuracy
+from clipbook.evaluate.robustness import effective_robustness_ci
 from clipbook.experiments import diversity_real
 from clipbook.experiments.diversity_real import LAYOUT
 from clipbook.learners.imagenet_runs import SHIFTS, RealConfig, id_ood
@@ -74,8 +75,15 @@ def test_effective_robustness_is_measured_from_the_supervised_line():
                            "ood_accuracy": expit(np.r_[0.5 * ids - 1, -1.0, 0.5 * 1.0 - 1]) + np.r_[0, 0, 0, 0, 0, 0.1]})
     table, line = diversity_real.effective_robustness(points, n_boot=50)
     assert line.slope == pytest.approx(0.5) and line.intercept == pytest.approx(-1.0)
-    clip = table.set_index("run").loc["c"]
-    assert clip.epoch == 2 and clip.er == pytest.approx(0.1) and clip.er_lo <= 0.1 <= clip.er_hi
+    rows = table.set_index("run")
+    clip, supervised = rows.loc["c"], rows.loc["s"]
+    assert (clip.method, clip.epoch, supervised.method, supervised.epoch) == ("clip", 2, "supervised", 4)
+    assert (clip.id_accuracy, clip.ood_accuracy) == (points.id_accuracy[5], points.ood_accuracy[5])
+    assert clip.er == pytest.approx(0.1) and supervised.er == pytest.approx(0.0, abs=1e-12)
+    # the interval is the bootstrap over the supervised checkpoints, at the n_boot asked for
+    ci = effective_robustness_ci(points.id_accuracy[:4], points.ood_accuracy[:4], [clip.id_accuracy],
+                                 [clip.ood_accuracy], n_boot=50)
+    assert (clip.er_lo, clip.er_hi) == (ci.lo, ci.hi) and clip.er_lo <= 0.1 <= clip.er_hi
 
 
 def test_the_pipeline_trains_evaluates_and_resumes(tmp_path):

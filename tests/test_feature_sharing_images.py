@@ -1,9 +1,11 @@
-"""Chapter 2's image experiment: the captions of each variant, a tiny run, and its claim statistic."""
+"""Chapter 2's image experiment: the captions of each variant, a tiny run, its claim statistic,
+and the real-data version's label-only text and input checks."""
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from real_fixtures import COLOURS, jpeg
 from scipy import special
 
 from clipbook.data.captions import captions
@@ -64,3 +66,100 @@ def test_claim_statistic_is_undecided_without_common_accuracies():
     results = pd.concat([_checkpoints(fsi.FULL, {0: 0.0, 1: 0.1}, (0.1, 0.2)),
                          _checkpoints(fsi.LABEL_ONLY, {0: 0.0, 1: 0.1}, (0.5, 0.8))])
     assert fsi.claim_statistics(results)["caption_line_gap"].n == 0
+
+
+def test_claim_statistic_is_undecided_with_one_seed_to_resample():
+    results = pd.concat([_checkpoints(fsi.FULL, {0: 0.4}, (0.2, 0.35, 0.5)),
+                         _checkpoints(fsi.LABEL_ONLY, {0: 0.0, 1: 0.1}, (0.3, 0.6, 0.9))])
+    assert fsi.claim_statistics(results)["caption_line_gap"].n == 0
+
+
+def test_claim_statistic_is_undecided_when_a_variant_has_no_line():
+    results = pd.concat([_checkpoints(fsi.FULL, {0: 0.4, 1: 0.6}, (0.3,)),
+                         _checkpoints(fsi.LABEL_ONLY, {0: 0.0, 1: 0.1}, (0.3, 0.6, 0.9))])
+    assert fsi.claim_statistics(results)["caption_line_gap"].n == 0
+
+
+@pytest.mark.parametrize("caption, named", [
+    ("A tiger shark near the reef", {"tiger shark"}),  # the longest name at a place, not the tiger in it
+    ("Tiger, and a SEA-LION!", {"tiger", "sea lion"}),  # case and punctuation ignored
+    ("two tigers", set()),  # whole words only
+    ("shark tiger", {"tiger"}),
+    ("", set()),
+])
+def test_the_scanner_finds_whole_class_names(caption, named):
+    assert fsi.class_scanner(["tiger", "tiger shark", "sea lion"])(caption) == named
+
+
+def _pairs(folder, captions, labels=None):
+    for i, _ in enumerate(captions):
+        jpeg(folder / "images" / f"{i}.jpg", COLOURS[i % len(COLOURS)])
+    table = pd.DataFrame({"filepath": [f"images/{i}.jpg" for i in range(len(captions))], "caption": captions})
+    if labels is not None:
+        table["label"] = labels
+    table.to_csv(folder / "pairs.csv", index=False)
+    return folder / "pairs.csv"
+
+
+def test_label_only_text_keeps_the_pairs_that_name_one_class(tmp_path):
+    captions = ["A ripe banana on a table.", "an old rocking chair", "a folding chair and a banana", "a red thing"]
+    tables = fsi.label_only_pairs(_pairs(tmp_path, captions), tmp_path / "out")
+    full, label = (pd.read_csv(tables[v]) for v in (fsi.FULL, fsi.LABEL_ONLY))
+    assert list(full.caption) == captions[:2]
+    assert list(label.caption) == ["a photo of a banana.", "a photo of a rocking chair."]
+    assert list(full.filepath) == list(label.filepath) == [str(tmp_path / "images" / f"{i}.jpg") for i in (0, 1)]
+
+
+def test_label_only_text_follows_a_label_column(tmp_path):
+    tables = fsi.label_only_pairs(_pairs(tmp_path, ["one", "two"], labels=[1, 0]), tmp_path / "out",
+                                  classnames=["cat", "dog"])
+    assert list(pd.read_csv(tables[fsi.LABEL_ONLY]).caption) == ["a photo of a dog.", "a photo of a cat."]
+
+
+def test_pairs_that_name_no_class_are_an_error(tmp_path):
+    with pytest.raises(ValueError, match="label column"):
+        fsi.label_only_pairs(_pairs(tmp_path, ["a red thing"]), tmp_path / "out")
+
+
+def test_missing_real_data_are_named_together_before_any_compute(tmp_path):
+    with pytest.raises(FileNotFoundError) as error:
+        fsi.locate_real(tmp_path, shifts=["imagenet_sketch"])
+    message = str(error.value)
+    for piece in ("pairs.csv", "imagenet/val", "imagenet-sketch", "real_pairs", "real_data"):
+        assert piece in message
+    assert "imagenet-r" not in message  # only the shifts asked for
+    with pytest.raises(ValueError, match="unknown shifts"):
+        fsi.locate_real(tmp_path, shifts=["imagenet_c"])
+
+
+def test_the_pairs_table_is_checked_before_any_compute(tmp_path):
+    (tmp_path / "imagenet" / "val").mkdir(parents=True)
+    (tmp_path / "pairs.csv").write_text("filepath,caption\nmissing.jpg,a banana\n")
+    with pytest.raises(ValueError, match="do not exist"):
+        fsi.locate_real(tmp_path, shifts=[])
+    paths = fsi.locate_real(tmp_path, _pairs(tmp_path / "coco", ["a banana"]), shifts=[])
+    assert paths["csv"] == tmp_path / "coco" / "pairs.csv"
+
+
+def test_the_layout_table_names_the_pairs_and_every_test_set():
+    table = fsi.layout_table("/data")
+    assert list(table.index[:3]) == ["/data/pairs.csv", "/data/imagenet/val", "/data/imagenetv2-matched-frequency"]
+
+
+def test_the_chapter_runs_the_real_data_section_on_a_fixture(tmp_path):
+    from real_fixtures import CLASSES, imagenet_like
+
+    from clipbook.book import runner
+    from clipbook.data.imagenet import imagenet_classnames
+
+    imagenet_like(tmp_path / "data")
+    names = [imagenet_classnames()[k] for k in CLASSES]
+    _pairs(tmp_path / "data", [f"my {names[i % 3]} today" for i in range(12)])
+    chapter = next(c for c in runner.chapters() if c.slug == "feature-sharing")
+    out = runner.run(chapter, {"real_data": str(tmp_path / "data"), "real_out": str(tmp_path / "out"),
+                               "real_n_seeds": 2, "real_model": "tiny-rn-bpe", "real_epochs": 2,
+                               "real_batch_size": 4, "real_warmup": 0, "real_workers": 0, "real_prompts": "simple"},
+                     profile="smoke", output=tmp_path / "chapter.ipynb", progress=False)
+    claims = {c["id"]: c for c in runner.read_record(out)["claims"]}
+    accuracies = pd.read_csv(tmp_path / "out" / "accuracies.csv")
+    assert len(accuracies) == 4 * 2 * 6 and claims["i"]["source"].startswith("Xue et al.")

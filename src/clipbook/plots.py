@@ -174,14 +174,16 @@ def _logit_axes(ax: plt.Axes, grid: np.ndarray) -> None:
 def logit_lines(df: pd.DataFrame, hue: str, *, ax: plt.Axes | None = None, x: str = "id_accuracy",
                 y: str = "ood_accuracy") -> plt.Axes:
     """Every model's ID vs. OOD accuracy on logit axes with a line fitted per ``hue`` (Xue et al.'s
-    and Fang et al.'s way of comparing families of models)."""
+    and Fang et al.'s way of comparing families of models); a family whose ID accuracies do not
+    vary has its points and no line."""
     ax = ax or plt.gca()
     values = np.concatenate([df[x], df[y]])
     grid = np.linspace(max(values.min() * 0.9, 0.01), min(1 - (1 - values.max()) * 0.9, 0.99), 100)
     _logit_axes(ax, grid)
     for (name, group), color in zip(df.groupby(hue, sort=False), sns.color_palette()):
         ax.scatter(group[x], group[y], s=16, alpha=0.6, color=color, label=name)
-        ax.plot(grid, fit_baseline(group[x], group[y]).predict(grid), color=color, lw=1.5)
+        if group[x].nunique() > 1:
+            ax.plot(grid, fit_baseline(group[x], group[y]).predict(grid), color=color, lw=1.5)
     ax.legend(frameon=False, fontsize="small", loc="upper left")
     return ax
 

@@ -6,24 +6,35 @@ tiny open_clip towers train on the narrow distribution of :class:`~clipbook.data
 (photos on plain backgrounds) with captions that describe each image's details, or with text that
 only names its class; every checkpoint is one point, tested on the narrow test set (ID) and on
 the drawing styles the training set never shows (OOD).
+
+On real data (:func:`run_real`, the chapter's ``paper`` profile) the same comparison runs on
+MSCOCO or Conceptual Captions: ``open_clip_train`` trains CLIP on the pairs' captions and on
+label-only text, each epoch's checkpoint is tested zero-shot on ImageNet (ID) and its shifts
+(OOD), and :func:`claim_statistics` reads the rows the same way.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import replace
-from typing import Sequence
+from pathlib import Path
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 
 from clipbook.data.captions import CaptionSpec, WordTokenizer, captions, zero_shot_prompts
+from clipbook.data import real
 from clipbook.data.diversity import DiversityWorld, accuracy_columns, test_sets
+from clipbook.data.imagenet import imagenet_classnames
 from clipbook.data.render import make_shapes
 from clipbook.device import default_device
 from clipbook.evaluate.robustness import line_gap, overlap_midpoint
 from clipbook.evaluate.stats import UNDECIDED, Interval
+from clipbook.learners import imagenet_runs
+from clipbook.learners.imagenet_runs import PROMPTS, SHIFTS, TEST_LAYOUT, RealConfig
 from clipbook.learners.sweeps import Sweep
 from clipbook.learners.towers import train_clip_measured
 from clipbook.models.towers import create_clip
@@ -31,6 +42,8 @@ from clipbook.progress import progress
 from clipbook.training.loop import TrainConfig
 
 FULL, LABEL_ONLY = "full captions", "label only"
+PAIRS_FILE = "pairs.csv"
+"""The image-caption table's default place under the real-data root."""
 DETAILS = ("size", "colour", "texture", "background", "position")
 """What a full caption may describe besides the class: every attribute the narrow images vary in."""
 
@@ -66,6 +79,97 @@ def run_sweep(world: DiversityWorld, seeds: Sequence[int], config: TrainConfig, 
     return Sweep(pd.DataFrame(rows), time.perf_counter() - started)
 
 
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(re.findall(r"\w+", text.lower()))
+
+
+def class_scanner(classnames: Sequence[str]) -> Callable[[str], set[str]]:
+    """``scan(caption)``: the class names a caption mentions, whole words, case and punctuation
+    ignored, the longest name read first at each place ("a tiger shark" names the tiger shark,
+    not the tiger)."""
+    names = {_words(name): name for name in classnames}
+    longest = max(map(len, names))
+
+    def scan(caption: str) -> set[str]:
+        words, found, i = _words(caption), set(), 0
+        while i < len(words):
+            n = next((n for n in range(min(longest, len(words) - i), 0, -1) if words[i:i + n] in names), 0)
+            if n:
+                found.add(names[words[i:i + n]])
+            i += max(n, 1)
+        return found
+
+    return scan
+
+
+def label_only_pairs(pairs_csv: str | Path, out: str | Path,
+                     classnames: Sequence[str] | None = None) -> dict[str, Path]:
+    """The two kinds of text on the same real images, as open_clip CSVs (absolute paths) under
+    ``out``: the pairs' own captions, and "a photo of a {class}." The class is the pair's
+    ``label`` column when the table has one; otherwise the one class name its caption mentions
+    (Fang et al.'s scan for YFCC-15M-Cls), and pairs that name none or several are left out of
+    both."""
+    classnames = list(classnames or imagenet_classnames())
+    pairs = real.csv_dataset(pairs_csv)
+    if pairs.labels is not None:
+        labels = [classnames[k] for k in pairs.labels]
+    else:
+        scan = class_scanner(classnames)
+        labels = [next(iter(found)) if len(found) == 1 else None for found in map(scan, pairs.captions)]
+    keep = [i for i, label in enumerate(labels) if label is not None]
+    if not keep:
+        raise ValueError(f"{pairs_csv}: no caption names exactly one class, so there is no label-only text; "
+                         "add a label column (class indices) to the table")
+    files = [str(Path(pairs.paths[i]).resolve()) for i in keep]
+    texts = {FULL: [pairs.captions[i] for i in keep], LABEL_ONLY: [f"a photo of a {labels[i]}." for i in keep]}
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for variant, text in texts.items():
+        paths[variant] = out / f"{variant.replace(' ', '-')}.csv"
+        pd.DataFrame({"filepath": files, "caption": text}).to_csv(paths[variant], index=False)
+    return paths
+
+
+def locate_real(root: str | Path, pairs_csv: str | Path | None = None, shifts: Sequence[str] = SHIFTS) -> dict[str, Path]:
+    """Before any compute: the ImageNet test sets under ``root`` and the image-caption table
+    (``pairs_csv``, by default ``root``/:data:`PAIRS_FILE`), or one error that names everything
+    missing and where to get it; then the table's columns and first images are checked."""
+    imagenet_runs.check_shifts(shifts)
+    layout = {"csv": str(pairs_csv or PAIRS_FILE), **TEST_LAYOUT}
+    paths = imagenet_runs.locate(root, layout, ["csv", "imagenet", *shifts],
+                                 parameters="`real_data` and `real_pairs` parameters")
+    real.check_pairs_csv(paths["csv"])
+    return paths
+
+
+def layout_table(root: str | Path = "DATA") -> pd.DataFrame:
+    """The files the real-data experiment reads, as a table a reader can follow."""
+    return imagenet_runs.layout_table({"csv": PAIRS_FILE, **TEST_LAYOUT}, root)
+
+
+def run_real(root: str | Path, pairs_csv: str | Path | None, out: str | Path, seeds: Sequence[int],
+             config: RealConfig = RealConfig(), *, shifts: Sequence[str] = SHIFTS,
+             templates: str | Sequence[str] = "openai", device: str | None = None) -> pd.DataFrame:
+    """Both kinds of text on the real pairs at every seed, resumable: one row per (variant, seed,
+    epoch) with ImageNet accuracy (ID), each shift's and their mean (OOD)."""
+    paths = locate_real(root, pairs_csv, shifts)
+    out = Path(out).expanduser().resolve()
+    tables = label_only_pairs(paths["csv"], out / "pairs")
+    runs = {(variant, seed): f"{variant.replace(' ', '-')}-seed{seed}" for variant in tables for seed in seeds}
+    checkpoints = {("clip", name): imagenet_runs.train_clip(tables[variant], out, name, config._replace(seed=seed),
+                                                            device)
+                   for (variant, seed), name in runs.items()}
+    sets = imagenet_runs.evaluation_sets(paths, config.model, shifts)
+    accuracies = imagenet_runs.evaluate_checkpoints(
+        checkpoints, sets, config.model, out, templates=PROMPTS[templates] if isinstance(templates, str) else templates,
+        batch_size=config.batch_size, workers=config.workers, device=torch.device(device) if device else None)
+    points = imagenet_runs.id_ood(accuracies, shifts)
+    keys = {name: key for key, name in runs.items()}
+    return points.assign(variant=[keys[r][0] for r in points.run], seed=[keys[r][1] for r in points.run],
+                         step=points.epoch)
+
+
 def common_id_accuracy(results: pd.DataFrame) -> float:
     """Where the two lines are compared: the middle of the ID accuracies both variants reach (NaN
     when they do not overlap)."""
@@ -76,9 +180,11 @@ def claim_statistics(results: pd.DataFrame, n_boot: int = 1000) -> dict[str, Int
     """``caption_line_gap``: OOD accuracy on the full captions' line minus on the label-only line,
     each fitted in logit space to its checkpoints, at :func:`common_id_accuracy`; the interval
     resamples seeds (a run's checkpoints are not independent). Undecided when the variants'
-    ID accuracies do not overlap."""
+    ID accuracies do not overlap, when a variant's do not vary (no line), or when a variant has
+    fewer than two seeds to resample."""
     at = common_id_accuracy(results)
-    if np.isnan(at):
-        return {"caption_line_gap": UNDECIDED}
     full, label = (results[results.variant == v] for v in (FULL, LABEL_ONLY))
+    if np.isnan(at) or min(v.seed.nunique() for v in (full, label)) < 2 or min(
+            v.id_accuracy.nunique() for v in (full, label)) < 2:
+        return {"caption_line_gap": UNDECIDED}
     return {"caption_line_gap": line_gap(full, label, at, n_boot=n_boot)}
