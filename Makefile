@@ -46,10 +46,12 @@ test-fast: setup
 
 # Mutation testing of the code that decides what readers are told (tests/mutation.py says which;
 # [tool.mutmut] in pyproject.toml, against which tests); slow, not part of `make test`. Prints the
-# score per module and each mutant that survived; `mutmut show NAME` shows one.
+# score per module and each mutant that survived; `mutmut show NAME` shows one. One thread per
+# test process (mutmut runs two): its timeouts are CPU-time limits, which threads spinning on
+# shared cores would reach without the mutant being slow.
 mutation: setup
 	$(BIN)/python -m pip install -q -e '.[mutation]'
-	$(BIN)/python tests/mutation.py
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python tests/mutation.py
 
 # The CUDA / bf16 path where a GPU is at hand (one line and exit 0 elsewhere).
 gpu-check: setup
