@@ -344,6 +344,8 @@ def test_conditioning_switch_steps_sit_on_the_measurement_grid():
     # CLIP's median peak 210 -> 180 on a grid of 60; halfway to 1000: (1000 - 180) / 2 = 410 -> 360
     assert conditioning.switch_steps(final, 100.0, steps=1000, log_every=60) == (180, 540)
     assert conditioning.switch_steps(final, 100.0, steps=1000, log_every=10) == (210, 600)
+    off, on = conditioning.switch_steps(final, 100.0, steps=1001, log_every=10)  # an odd remainder
+    assert (off, on) == (210, 600) and type(off) is type(on) is int  # steps, printed in the chapter as such
 
 
 def test_conditioning_readout_table():

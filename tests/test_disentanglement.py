@@ -153,6 +153,7 @@ def test_rankme_counts_the_directions_in_use():
     assert dis.rankme(CODES["noise"]) == pytest.approx(2.0, abs=0.05)
     line = np.outer(np.arange(10.0), [1.0, 2.0])
     assert dis.rankme(line) == pytest.approx(1.0, abs=1e-3)
+    assert dis.rankme(np.eye(3, dtype=int)) == pytest.approx(3.0)  # integer codes: three equal directions
 
 
 def test_bad_inputs_are_clear_errors():

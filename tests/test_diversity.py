@@ -94,12 +94,12 @@ def test_the_factor_table_rounds_the_mean_and_prints_the_interval():
 
 
 def test_model_names_read_like_the_legend():
-    frame = pd.DataFrame(dict(method=["clip", "supervised", "caption_labels", "clip"],
-                              head=["zero-shot", "classifier", "classifier", "linear probe"],
-                              diverse_fraction=[1.0, 0.0, 1.0, 0.5], size_fraction=[0.25, 1.0, 1.0, 1.0]))
+    frame = pd.DataFrame(dict(method=["clip", "supervised", "caption_labels", "clip", "clip"],
+                              head=["zero-shot", "classifier", "classifier", "linear probe", "zero-shot"],
+                              diverse_fraction=[1.0, 0.0, 1.0, 0.5, 0.75], size_fraction=[0.25, 1.0, 1.0, 1.0, 0.75]))
     assert diversity.model_names(frame).tolist() == [
         "CLIP zero-shot, diverse (25% size)", "supervised, narrow", "caption labels, diverse",
-        "CLIP linear probe, 50% diverse"]
+        "CLIP linear probe, 50% diverse", "CLIP zero-shot, 75% diverse (75% size)"]
 
 
 def test_stacked_evaluate_uses_running_statistics_and_leaves_them_alone():

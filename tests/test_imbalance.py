@@ -66,5 +66,24 @@ def test_equiangularity_of_vectors_off_the_simplex():
     v = np.array([[1.0, 0.0], [1.0, 0.0], [-2.0, 0.0]])
     # centred: same; cosines: (1,2)=+1, (1,3)=(2,3)=-1; |cos + 1/2| = 1.5, 0.5, 0.5 -> mean 5/6
     assert equiangularity(v) == pytest.approx(5 / 6)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="at least two vectors"):
         equiangularity(np.ones((1, 3)))
+
+
+def test_both_measures_ignore_where_the_features_sit():
+    """NC1 and NC2 are about the geometry around the global mean: a shift of every feature by the
+    same vector changes neither (the centring is over classes, per dimension)."""
+    offset = np.array([5.0, -3.0, 2.0, 0.0, 1.0, 7.0])
+    means = 3 * _simplex(4, 6)
+    labels = np.repeat(np.arange(4), 3)
+    features = means[labels] + np.random.default_rng(0).normal(0, 0.3, (12, 6))
+    plain, shifted = neural_collapse(features, labels), neural_collapse(features + offset, labels)
+    assert shifted.nc1 == pytest.approx(plain.nc1) and shifted.nc2 == pytest.approx(plain.nc2)
+    assert equiangularity(means + offset) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_neural_collapse_rejects_labels_that_do_not_match():
+    with pytest.raises(ValueError, match="n labels of at least two classes"):
+        neural_collapse(np.zeros((4, 2)), np.array([0, 1, 1]))
+    with pytest.raises(ValueError, match="n labels of at least two classes"):
+        neural_collapse(np.zeros((3, 2)), np.array([1, 1, 1]))

@@ -143,3 +143,5 @@ def test_paired_change_is_before_minus_after_per_method_and_seed():
     assert set(change) == {"CLIP", "SL"}
     assert change["CLIP"].mean == pytest.approx(0.25)  # seed 0: 0.5 - 0.1, seed 1: 0.3 - 0.2
     assert change["SL"].mean == pytest.approx(0.0) and change["SL"].n == 2  # -0.1 and +0.1
+    only_after = pd.concat([after, pd.DataFrame({"method": ["only after"], "seed": [0], "rho_predictions": [0.4]})])
+    assert set(ex.paired_change(before, only_after)) == {"CLIP", "SL"}  # a method run in one sweep is left out
