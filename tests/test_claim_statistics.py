@@ -88,6 +88,13 @@ CH1 = {  # (method, core_std, spurious_std): ID accuracy, OOD accuracy, spurious
 }
 
 
+def test_intra_class_contrast_sweep_keeps_the_largest_core_std_with_its_variance_ratio():
+    results = pd.DataFrame({"core_std": [1.0, 2.0, 2.0], "spurious_std": [0.5, 0.5, 0.25], "seed": 0})
+    sweep = intra_class.contrast_sweep(results)
+    # (2 / 0.5)^2 = 16 and (2 / 0.25)^2 = 64
+    assert sweep.spurious_std.tolist() == [0.5, 0.25] and sweep.variance_ratio.tolist() == [16.0, 64.0]
+
+
 def test_intra_class_claim_statistics():
     stats_ = intra_class.claim_statistics(long_frame(CH1, ("method", "core_std", "spurious_std")), spurious_std=0.1)
     assert set(stats_) == {"advantage", "sl_share_trend", "mmcl_share_max", "class_only_advantage", "class_only_loss",
@@ -292,6 +299,12 @@ def test_conditioning_claim_statistics_at_the_largest_kappa_by_default():
     assert_interval(stats_["inside_trend"], [-0.5, -0.5, -1.0])
 
 
+def test_conditioning_claim_statistics_with_only_clip_and_no_negatives():
+    final = _conditioning_final()
+    stats_ = conditioning.claim_statistics(final[final.neg_weight.isin([0.0, 1.0])])
+    assert stats_["trend"].n == 0 and stats_["clip_final"].n == 3  # no trend from one weight below 1
+
+
 def test_conditioning_claim_statistics_at_a_chosen_kappa():
     stats_ = conditioning.claim_statistics(_conditioning_final(), 10.0)
     assert_interval(stats_["rise"], [0.5, 0.4, 0.5])
@@ -479,6 +492,13 @@ def test_disentanglement_correlations():
     assert text.embedding == "text" and text.rho == pytest.approx(-1.0, abs=TOL)
     assert disentanglement.correlations(models, "image", ["z_diff"], target="retrieval").rho.iloc[0] == \
         pytest.approx(-1.0, abs=TOL)
+
+
+def test_disentanglement_correlations_resample_with_the_seed_given():
+    models = _correlation_models()
+    row = disentanglement.correlations(models, "image", ["dcimig"], seed=7).iloc[0]
+    assert (row.lo, row.hi) == pytest.approx(_bootstrap_bounds(models.image_dcimig, models.composition, seed=7),
+                                             abs=TOL)
 
 
 def test_disentanglement_positive_counts_intervals_above_zero():

@@ -55,8 +55,32 @@ def test_arithmetic_retrieves_unseen_compositions_only_from_factorized_embedding
 def test_arithmetic_needs_a_shared_object():
     model = frozen("additive")
     images = compositional.text_features(model, TOK, ["red circle"])
-    with pytest.raises(ValueError, match="shares an object"):
+    with pytest.raises(ValueError, match="^no source image shares an object with a target composition$"):
         compositional.arithmetic_retrieval(model, TOK, images, [("red", "circle")], [("blue", "square")])
+    # a target without a source sharing its object is skipped, and the next is still queried
+    rate = compositional.arithmetic_retrieval(model, TOK, images, [("red", "circle")],
+                                              [("blue", "square"), ("blue", "circle")])
+    assert rate == 1.0
+
+
+class Recording:
+    """A tokenizer that remembers the texts it was given."""
+
+    def __init__(self):
+        self.texts = []
+
+    def __call__(self, texts):
+        self.texts += list(texts)
+        return TOK(texts)
+
+
+def test_every_text_read_out_uses_the_templates_it_is_given():
+    model, templates, pairs = frozen("additive"), ("{} drawn.", "a sketch of {}."), [("red", "circle")]
+    expected = compositional.prompt_ensembles(["red circle"], templates)
+    for read_out in (compositional.class_head, compositional.composition_head, compositional.text_codes):
+        tokenizer = Recording()
+        read_out(model, tokenizer, ["red circle"] if read_out is compositional.class_head else pairs, templates)
+        assert tokenizer.texts == expected, read_out.__name__
 
 
 def test_prompt_ensembles_take_the_book_s_templates_and_open_clip_s():

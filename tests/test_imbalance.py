@@ -1,5 +1,7 @@
 """Imbalance metrics on confusion matrices and features whose answers are worked out here."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -34,8 +36,21 @@ def test_classes_without_test_samples_are_left_out_of_the_accuracy():
     confusion = np.array([[8, 2, 0], [0, 0, 0], [4, 0, 6]])
     # accuracies 0.8 (freq 30) and 0.6 (freq 10): rho 1 over the two tested classes
     assert frequency_correlations(confusion, [30, 20, 10]).accuracy == pytest.approx(1.0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"confusion must be \[K, K\]"):
         frequency_correlations(np.ones((3, 2)), [1, 2, 3])
+
+
+def test_accuracy_is_correct_over_tested_per_class_even_with_one_test_sample():
+    # class 0: one sample, wrong (0.0); class 1: two, right (1.0); class 2: ten, half right (0.5).
+    # Frequencies 30, 20, 10 rank 3, 2, 1 and accuracies 1, 3, 2: d = (2, -1, -1), rho = 1 - 6*6/24 = -0.5
+    confusion = np.array([[0, 1, 0], [0, 2, 0], [5, 0, 5]])
+    assert frequency_correlations(confusion, [30, 20, 10]).accuracy == pytest.approx(-0.5)
+
+
+def test_a_constant_accuracy_is_nan_without_a_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(frequency_correlations(10 * np.eye(3), [3, 2, 1]).accuracy)
 
 
 def _simplex(k: int, d: int) -> np.ndarray:

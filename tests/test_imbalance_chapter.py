@@ -145,3 +145,30 @@ def test_paired_change_is_before_minus_after_per_method_and_seed():
     assert change["SL"].mean == pytest.approx(0.0) and change["SL"].n == 2  # -0.1 and +0.1
     only_after = pd.concat([after, pd.DataFrame({"method": ["only after"], "seed": [0], "rho_predictions": [0.4]})])
     assert set(ex.paired_change(before, only_after)) == {"CLIP", "SL"}  # a method run in one sweep is left out
+
+
+def _one_hot_logits(predicted, n_classes):
+    return torch.nn.functional.one_hot(torch.as_tensor(predicted), n_classes).float()[None]
+
+
+def test_scores_of_a_worked_confusion():
+    # four classes, two test images each; per-class accuracy 1, 1/2, 1/2, 0 and prediction counts
+    # 6, 1, 1, 0 against training counts 40, 30, 20, 10: both rank vectors are (4, 2.5, 2.5, 1)
+    # against (4, 3, 2, 1), Spearman rho 4.5 / sqrt(5 * 4.5) = 3 / sqrt(10)
+    labels = torch.tensor([[0, 0, 1, 1, 2, 2, 3, 3]])
+    logits = _one_hot_logits([0, 0, 1, 0, 2, 0, 0, 0], 4)
+    counts = torch.tensor([[40, 30, 20, 10]])
+    (row,) = ex.scores(logits, labels, counts, tail_share=0.25)  # the tail: the rarest class, 3
+    assert {k: v for k, v in row.items() if k not in ("per_class", "counts")} == pytest.approx(
+        {"accuracy": 0.5, "tail_accuracy": 0.0, "rho_accuracy": 3 / 10 ** 0.5, "rho_predictions": 3 / 10 ** 0.5})
+    assert row["per_class"].tolist() == [1.0, 0.5, 0.5, 0.0] and row["counts"].tolist() == [40, 30, 20, 10]
+    assert ex.scores(logits, labels, counts, tail_share=0.5)[0]["tail_accuracy"] == 0.25  # classes 3 and 2
+
+
+def test_the_tail_breaks_ties_in_class_order():
+    # 120 classes in three tied blocks of 40 (counts 3, 1, 2): the ten rarest are the first ten of the
+    # count-1 block, classes 40-49, the only ones predicted right
+    counts = torch.tensor(np.repeat([3, 1, 2], 40))[None]
+    predicted = [k if 40 <= k < 50 else (k + 1) % 120 for k in range(120)]
+    (row,) = ex.scores(_one_hot_logits(predicted, 120), torch.arange(120)[None], counts, tail_share=10 / 120)
+    assert row["tail_accuracy"] == 1.0 and row["accuracy"] == pytest.approx(10 / 120)

@@ -13,7 +13,6 @@ from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from clipbook.data.captions import TEMPLATES, zero_shot_prompts
 from clipbook.evaluate.zero_shot import ensemble_head
@@ -103,7 +102,7 @@ def arithmetic_retrieval(model, tokenizer, source: torch.Tensor, source_pairs: S
         if not rows:
             continue
         a1 = torch.tensor([attributes.index(source_pairs[i][0]) for i in rows])
-        query = F.normalize(source[rows] - words[a1] + words[attributes.index(a2)], dim=-1)
+        query = source[rows] - words[a1] + words[attributes.index(a2)]  # its length does not change the nearest
         hits.append((query @ head.T).argmax(dim=1) == t)
     if not hits:
         raise ValueError("no source image shares an object with a target composition")

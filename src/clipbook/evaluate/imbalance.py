@@ -39,7 +39,7 @@ def frequency_correlations(confusion, frequencies) -> FrequencyCorrelations:
     support = confusion.sum(axis=1)
     tested = support > 0
     accuracy = np.diag(confusion)[tested] / support[tested]
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():  # a constant has no correlation: NaN
+    with warnings.catch_warnings():  # a constant has no correlation: NaN
         warnings.simplefilter("ignore", stats.ConstantInputWarning)
         rho_accuracy = stats.spearmanr(frequencies[tested], accuracy).statistic
         rho_predictions = stats.spearmanr(frequencies, confusion.sum(axis=0)).statistic
