@@ -7,6 +7,7 @@ from scipy import special
 
 from clipbook.evaluate import robustness
 from clipbook.evaluate.robustness import baseline_band, effective_robustness_ci, fit_baseline, logit
+from clipbook.evaluate.stats import percentile_bounds, spearman_ci
 
 
 def _on_line(id_acc, slope=1.2, intercept=-0.8):
@@ -88,3 +89,60 @@ def test_line_gap_resamples_whole_seeds():
     gap = robustness.line_gap(a, b, at=0.5, n_boot=400)
     assert gap.lo == pytest.approx(0.0, abs=1e-9)
     assert gap.hi == pytest.approx(special.expit(1.0) - 0.5, abs=1e-9)
+
+
+def test_percentile_bounds_are_the_central_quantiles():
+    values = np.arange(101.0)  # the q-quantile of 0, 1, ..., 100 is 100 q
+    assert percentile_bounds(values) == pytest.approx((2.5, 97.5))
+    assert percentile_bounds(values, 0.5) == pytest.approx((25.0, 75.0))
+    lo, hi = percentile_bounds(np.stack([values, 2 * values], axis=1), 0.9)  # per column
+    assert lo == pytest.approx([5.0, 10.0]) and hi == pytest.approx([95.0, 190.0])
+
+
+def _noisy_baseline(n=10, seed=1):
+    id_acc = np.linspace(0.3, 0.9, n)
+    return id_acc, special.expit(special.logit(_on_line(id_acc)) + np.random.default_rng(seed).normal(0, 0.2, n))
+
+
+def _resampling_read_outs():
+    """Each resampling read-out as ``f(**options) -> numbers``, with the defaults its signature documents."""
+    id_acc, ood = _noisy_baseline()
+    a, b = _line({0: 0.5, 1: 0.3, 2: 0.6}), _line({0: 0.0, 1: 0.2, 2: -0.1})
+    x = np.arange(12.0)
+    y = x + np.random.default_rng(0).normal(0, 3, 12)  # rho 0.80, its interval away from 1
+    return {
+        "baseline_band": (lambda **o: np.concatenate(baseline_band(id_acc, ood, np.array([0.5, 0.7]), **o)),
+                          dict(n_boot=1000, confidence=0.95, seed=0)),
+        "effective_robustness_ci": (lambda **o: effective_robustness_ci(id_acc, ood, [0.6], [0.7], **o),
+                                    dict(n_boot=1000, confidence=0.95, seed=0)),
+        "line_gap": (lambda **o: robustness.line_gap(a, b, at=0.5, **o), dict(n_boot=1000, confidence=0.95, seed=0)),
+        "spearman_ci": (lambda **o: spearman_ci(x, y, **o),
+                        dict(n_resamples=2000, confidence=0.95, seed=0)),
+    }
+
+
+@pytest.mark.parametrize("name", list(_resampling_read_outs()))
+def test_resampling_read_outs_keep_their_documented_defaults(name):
+    """1000 resamples (2000 for Spearman), seed 0, 95%: the chapters' intervals are reproducible
+    from the signatures alone."""
+    read_out, defaults = _resampling_read_outs()[name]
+    assert np.array_equal(np.asarray(read_out()), np.asarray(read_out(**defaults)), equal_nan=True)
+
+
+@pytest.mark.parametrize("name", list(_resampling_read_outs()))
+def test_a_lower_confidence_narrows_the_interval(name):
+    read_out, defaults = _resampling_read_outs()[name]
+    fewer = {k: v // 5 for k, v in defaults.items() if k in ("n_boot", "n_resamples")}
+    wide, narrow = np.asarray(read_out(confidence=0.95, **fewer)), np.asarray(read_out(confidence=0.5, **fewer))
+    if name == "baseline_band":
+        (wide_lo, wide_hi), (lo, hi) = np.split(wide, 2), np.split(narrow, 2)
+    else:
+        (wide_lo, wide_hi), (lo, hi) = wide[1:3], narrow[1:3]
+    assert np.all(wide_lo < lo) and np.all(hi < wide_hi)
+
+
+def test_the_effective_robustness_interval_counts_its_resamples():
+    id_acc, ood = _noisy_baseline()
+    # ten distinct baseline models: a resample with no spread in ID (one model drawn ten times) has
+    # probability 10 / 10^10, so every one of the 300 resamples is kept
+    assert effective_robustness_ci(id_acc, ood, [0.6], [0.7], n_boot=300).n == 300

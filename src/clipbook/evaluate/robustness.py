@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from clipbook.evaluate.stats import Interval
+from clipbook.evaluate.stats import Interval, percentile_bounds
 
 _EPS = 1e-4  # accuracies of exactly 0 or 1 have no logit
 
@@ -60,8 +60,7 @@ def baseline_band(id_accuracy, ood_accuracy, grid, *, n_boot: int = 1000, confid
                   seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Pointwise bootstrap band of the baseline line's prediction on ``grid`` (ID accuracies)."""
     predictions = np.stack([f.predict(grid) for f in _bootstrap_fits(id_accuracy, ood_accuracy, n_boot, seed)])
-    alpha = (1 - confidence) / 2
-    return np.quantile(predictions, alpha, axis=0), np.quantile(predictions, 1 - alpha, axis=0)
+    return percentile_bounds(predictions, confidence)
 
 
 def effective_robustness_ci(baseline_id, baseline_ood, id_accuracy, ood_accuracy, *, n_boot: int = 1000,
@@ -70,8 +69,8 @@ def effective_robustness_ci(baseline_id, baseline_ood, id_accuracy, ood_accuracy
     point = float(np.mean(fit_baseline(baseline_id, baseline_ood).effective_robustness(id_accuracy, ood_accuracy)))
     values = [np.mean(f.effective_robustness(id_accuracy, ood_accuracy))
               for f in _bootstrap_fits(baseline_id, baseline_ood, n_boot, seed)]
-    alpha = (1 - confidence) / 2
-    return Interval(point, float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha)), len(values))
+    lo, hi = percentile_bounds(values, confidence)
+    return Interval(point, float(lo), float(hi), len(values))
 
 
 def overlap_midpoint(a, b) -> float:
@@ -102,6 +101,5 @@ def line_gap(a: pd.DataFrame, b: pd.DataFrame, at: float, *, group: str = "seed"
         ia, ib = (np.concatenate([g[i] for i in rng.integers(len(g), size=len(g))]) for g in (groups_a, groups_b))
         if np.ptp(xa[ia]) > 0 and np.ptp(xb[ib]) > 0:
             values.append(predicted(xa[ia], ya[ia]) - predicted(xb[ib], yb[ib]))
-    alpha = (1 - confidence) / 2
-    return Interval(predicted(xa, ya) - predicted(xb, yb), float(np.quantile(values, alpha)),
-                    float(np.quantile(values, 1 - alpha)), len(values))
+    lo, hi = percentile_bounds(values, confidence)
+    return Interval(predicted(xa, ya) - predicted(xb, yb), float(lo), float(hi), len(values))

@@ -68,6 +68,13 @@ def spearman_per_group(df: pd.DataFrame, x: str, y: str, group: str = "seed") ->
     return df.groupby(group).apply(lambda g: stats.spearmanr(g[x], g[y]).statistic, include_groups=False)
 
 
+def percentile_bounds(values, confidence: float = 0.95) -> tuple:
+    """The central ``confidence`` interval of bootstrap values: their ``(1 - c) / 2`` and
+    ``1 - (1 - c) / 2`` quantiles (per column of a 2-D array)."""
+    alpha = (1 - confidence) / 2
+    return np.quantile(values, alpha, axis=0), np.quantile(values, 1 - alpha, axis=0)
+
+
 def spearman_ci(x: Sequence[float], y: Sequence[float], confidence: float = 0.95, n_resamples: int = 2000,
                 seed: int = 0) -> Interval:
     """Spearman's rho of ``y`` with ``x`` and a percentile bootstrap interval over the pairs
@@ -87,6 +94,5 @@ def spearman_ci(x: Sequence[float], y: Sequence[float], confidence: float = 0.95
     boot = boot[np.isfinite(boot)]
     if len(boot) == 0 or not np.isfinite(rho):
         return Interval(rho, float("nan"), float("nan"), len(x))
-    tail = (1 - confidence) / 2 * 100
-    lo, hi = np.percentile(boot, [tail, 100 - tail])
+    lo, hi = percentile_bounds(boot, confidence)
     return Interval(rho, float(lo), float(hi), len(x))
