@@ -3,6 +3,7 @@ and four codes with a known ordering (factorized, rotated, with a nuisance dimen
 
 import functools
 import math
+import os
 
 import numpy as np
 import pytest
@@ -108,10 +109,16 @@ METRICS = {
 }
 
 
-@functools.cache
 def score(name: str, metric: str):
     """A metric of one of the codes, computed when a test first asks for it and kept: each metric
     runs inside the tests that check it, so mutation testing knows which tests cover which."""
+    return _score(name, metric, os.getpid())
+
+
+@functools.cache
+def _score(name: str, metric: str, process: int):
+    """Kept per process: a test process forked from one that already ran the tests (as mutmut's
+    are) must compute its own scores, not inherit the parent's."""
     return METRICS[metric](CODES[name], FACTORS)
 
 
