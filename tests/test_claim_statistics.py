@@ -224,6 +224,18 @@ def test_feature_sharing_claim_statistics():
     assert_interval(stats_["all"], CAPTION_GAIN[0.8, fs.ALL_DETAILS])
 
 
+def test_feature_sharing_statistics_read_the_prompt_they_are_given():
+    results = _feature_sharing_results()
+    stats_ = fs.claim_statistics(results, "mean_caption")
+    # the mean-caption rows of the fixture: every caption kind's gain is a constant, annotated MMCL
+    # falls by 0.1 from share_prob 0 to 1 on every seed, unannotated MMCL by as much
+    assert stats_["gain_annotated"].mean == pytest.approx(-0.1) and stats_["sharing_vs_plain"].mean == pytest.approx(0)
+    for kind, key in (("+ core details", "core"), ("+ background details", "background"), (fs.ALL_DETAILS, "all")):
+        assert stats_[key].mean == pytest.approx(MEAN_CAPTION_GAIN[kind])
+    assert fs.sharing_statistics(results, "mean_caption") == {k: v for k, v in stats_.items()
+                                                              if k not in ("core", "spurious", "background", "all")}
+
+
 def test_feature_sharing_sharing_statistics_need_no_caption_sweep():
     results = _feature_sharing_results()
     sharing_only = fs.sharing_statistics(results[results.experiment == "sharing"])

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 import torch
 
-from clipbook.evaluate.classify import accuracy
-from clipbook.evaluate.readout import signal_share
+from clipbook.evaluate.classify import accuracy, linear_probe, probe_accuracy
+from clipbook.evaluate.readout import own_class_vote, signal_share
 from clipbook.evaluate.stats import ci_table, mean_ci, paired_difference, spearman_per_group, summarize
 from clipbook.evaluate.zero_shot import ensemble_head, linear_head
 from clipbook.models import linear
@@ -88,3 +88,35 @@ def test_ensemble_head_is_the_normalized_mean_of_each_class_s_prompts():
 def test_accuracy_is_per_model_on_stacked_logits():
     logits = torch.tensor([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
     assert accuracy(logits, torch.tensor([0, 1])).tolist() == [1.0, 0.5]
+
+
+# A double-centred 2 x 2 block D (zero row and column means, norm 2, diagonal 1) plus row offsets
+# (5, -2) and column offsets (3, 7): the read-outs must see D alone.
+D = torch.tensor([[1.0, -1.0], [-1.0, 1.0]])
+OFFSET = torch.tensor([[5.0], [-2.0]]) + torch.tensor([[3.0, 7.0]])
+
+
+def _two_models(blocks):
+    """Classifiers of two models whose latent weights (identity embedding) are ``blocks`` side by side."""
+    classifier = torch.stack([torch.cat(b, dim=1) for b in blocks])
+    return classifier, torch.eye(classifier.shape[-1]).expand(len(blocks), -1, -1)
+
+
+def test_signal_share_reads_the_double_centred_blocks_with_each_model_s_scales():
+    classifier, embedding = _two_models([(D + OFFSET, 2 * D - OFFSET), (D + OFFSET, 2 * D + OFFSET)])
+    # norms 2 and 4; model 0 at scales (1, 1): 2 / 6; model 1 with its part scaled by 2: 4 / 8
+    share = signal_share(classifier, embedding, slice(0, 2), slice(2, 4), torch.tensor([1.0, 2.0]), torch.tensor([1.0, 1.0]))
+    assert share.tolist() == pytest.approx([1 / 3, 1 / 2])
+
+
+def test_own_class_vote_is_the_double_centred_diagonal_times_each_model_s_scale():
+    classifier, embedding = _two_models([(D + OFFSET,), (-D + OFFSET,)])
+    assert own_class_vote(classifier, embedding, slice(0, 2), torch.tensor([1.0, 3.0])).tolist() == pytest.approx([1.0, -3.0])
+
+
+def test_a_linear_probe_scores_the_share_it_predicts_right():
+    features = torch.tensor([[-2.0, 0.0], [-1.0, 0.0], [1.0, 0.0], [2.0, 0.0]])
+    probe = linear_probe(features, torch.tensor([0, 0, 1, 1]))
+    # the probe splits at 0; three of the four labels agree with that split
+    assert probe_accuracy(probe, torch.tensor([[-3.0, 1.0], [3.0, 1.0], [-0.5, 0.0], [0.5, 0.0]]),
+                          torch.tensor([0, 1, 0, 0])) == 0.75

@@ -62,6 +62,15 @@ def test_claim_statistic_compares_the_lines_where_both_variants_reach():
     assert 0 < gap.lo < gap.mean < gap.hi
 
 
+def test_two_seeds_and_two_accuracies_per_variant_decide_the_claim():
+    results = pd.concat([_checkpoints(fsi.FULL, {0: 0.4, 1: 0.6}, (0.3, 0.5)),
+                         _checkpoints(fsi.LABEL_ONLY, {0: 0.0, 1: 0.1}, (0.3, 0.5))])
+    gap = fsi.claim_statistics(results, n_boot=50)["caption_line_gap"]
+    # a seed-level bootstrap of two seeds: resamples hold both, or one twice; all have a line
+    assert gap.n == 50 and gap.lo > 0
+    assert fsi.claim_statistics(results)["caption_line_gap"].n == 1000  # the documented default
+
+
 def test_claim_statistic_is_undecided_without_common_accuracies():
     results = pd.concat([_checkpoints(fsi.FULL, {0: 0.0, 1: 0.1}, (0.1, 0.2)),
                          _checkpoints(fsi.LABEL_ONLY, {0: 0.0, 1: 0.1}, (0.5, 0.8))])

@@ -59,3 +59,10 @@ def test_paired_cosine_of_aligned_opposite_and_orthogonal_rows():
     torch.testing.assert_close(paired_cosine(batch, torch.cat([3 * a, -a])), torch.tensor([1.0, -1.0]))
     e = torch.eye(2).unsqueeze(0)
     assert paired_cosine(e, e.flip(-1)).item() == pytest.approx(0.0)
+
+
+def test_paired_cosine_pairs_rows_not_columns():
+    # rows (1, 0)-(1, 0) and (0, 1)-(1, 0): cosines 1 and 0, mean 1/2 (pairing columns would give
+    # (cos((1, 0), (1, 1)) + 0) / 2 = 0.354)
+    a, b = torch.tensor([[[1.0, 0.0], [0.0, 1.0]]]), torch.tensor([[[1.0, 0.0], [1.0, 0.0]]])
+    assert paired_cosine(a, b).tolist() == pytest.approx([0.5])
