@@ -7,7 +7,7 @@ import torch
 
 from clipbook.evaluate.classify import accuracy, linear_probe, probe_accuracy
 from clipbook.evaluate.readout import own_class_vote, signal_share
-from clipbook.evaluate.stats import ci_table, mean_ci, paired_difference, spearman_per_group, summarize
+from clipbook.evaluate.stats import ci_table, mean_ci, paired_difference, spearman_ci, spearman_per_group, summarize
 from clipbook.evaluate.zero_shot import ensemble_head, linear_head
 from clipbook.models import linear
 
@@ -120,3 +120,19 @@ def test_a_linear_probe_scores_the_share_it_predicts_right():
     # the probe splits at 0; three of the four labels agree with that split
     assert probe_accuracy(probe, torch.tensor([[-3.0, 1.0], [3.0, 1.0], [-0.5, 0.0], [0.5, 0.0]]),
                           torch.tensor([0, 1, 0, 0])) == 0.75
+
+
+def test_spearman_ci_from_a_single_resample():
+    x = [1.0, 2.0, 3.0]
+    # seed 0 draws rows (2, 1, 1): not constant, rho 1, a zero-width interval from that one resample
+    assert tuple(spearman_ci(x, x, n_resamples=1, seed=0)) == (1.0, 1.0, 1.0, 3)
+    # seed 4 draws (2, 2, 2): constant, no correlation, so no interval (rho itself still 1)
+    ci = spearman_ci(x, x, n_resamples=1, seed=4)
+    assert ci.mean == 1.0 and np.isnan(ci.lo) and np.isnan(ci.hi) and ci.n == 3
+
+
+def test_summarize_passes_its_confidence_on():
+    df = pd.DataFrame({"g": ["a"] * 4, "v": [1.0, 2.0, 4.0, 7.0]})
+    wide, narrow = summarize(df, "g", "v").iloc[0], summarize(df, "g", "v", confidence=0.5).iloc[0]
+    expected = mean_ci(df.v, 0.5)
+    assert (narrow["lo"], narrow["hi"]) == pytest.approx((expected.lo, expected.hi)) and wide["lo"] < narrow["lo"]
