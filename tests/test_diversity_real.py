@@ -122,3 +122,12 @@ def test_the_chapter_runs_the_real_data_section_on_the_fixture(tmp_path):
                      profile="smoke", output=tmp_path / "chapter.ipynb", progress=False)
     claims = {c["id"]: c for c in runner.read_record(out)["claims"]}
     assert "ER" in claims["r"]["measured"] and len(list((tmp_path / "out").glob("*/checkpoints/epoch_3.pt"))) == 2
+
+
+def test_id_ood_reads_imagenet_and_the_mean_of_the_shifts():
+    accuracies = pd.DataFrame({"method": "clip", "run": "r", "epoch": 1, "test_set": ["imagenet", "imagenet_v2", "imagenet_r"],
+                               "accuracy": [0.6, 0.5, 0.2]})
+    row = id_ood(accuracies, shifts=("imagenet_v2", "imagenet_r")).iloc[0]
+    assert (row.id_accuracy, row.ood_accuracy) == pytest.approx((0.6, 0.35))
+    with pytest.raises(ValueError, match=r"no accuracies on \['objectnet'\]"):
+        id_ood(accuracies, shifts=("imagenet_v2", "objectnet"))

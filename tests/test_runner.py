@@ -137,7 +137,8 @@ def test_a_damaged_cache_entry_is_a_miss_with_a_warning(toy, tmp_path, damage):
     out = tmp_path / "toy.ipynb"
     runner.run(toy, {"n": 2}, output=out, progress=False)
     (runner.results_path(out) if damage == "record" else out).write_text('{"cells": [')  # truncated
-    with pytest.warns(UserWarning, match="damaged run"):
+    with pytest.warns(UserWarning, match=r"damaged run record .* \(JSONDecodeError\)" if damage == "record"
+                      else "damaged run"):
         assert not runner.is_current(toy, out, {"n": 2})
     with pytest.warns(UserWarning):
         runner.run(toy, {"n": 2}, output=out, progress=False)
@@ -257,3 +258,13 @@ def test_every_input_of_a_run_is_in_its_cache_key(toy, tmp_path, monkeypatch):
     key = runner.cache_key(toy, {"n": 2})
     monkeypatch.setenv("CLIPBOOK_DEVICE", "cpu")
     assert runner.cache_key(toy, {"n": 2}) != key  # the device asked for
+
+
+def test_a_record_sits_beside_its_notebook():
+    assert runner.results_path(Path("runs/ch.smoke-ab12.ipynb")) == Path("runs/ch.smoke-ab12.results.json")
+
+
+def test_packages_and_modules_are_found_as_files():
+    assert runner._module_file("clipbook.experiments") == runner.PACKAGE_DIR / "experiments" / "__init__.py"
+    assert runner._module_file("clipbook.plots") == runner.PACKAGE_DIR / "plots.py"
+    assert runner._module_file("clipbook.plots.set_style") is None  # a name inside a module, not a file
