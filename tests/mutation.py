@@ -60,14 +60,16 @@ def results(mutants: Path) -> dict[str, int | None]:
 
 
 def report(codes: dict[str, int | None]) -> tuple[str, list[str]]:
-    """A table of killed, timed out, survived and not scored per module, the score (caught over
-    scored), and the surviving mutants' names."""
+    """A table of killed, timed out, survived (with the mutants no test runs) and not scored per
+    module, the score (caught over scored), and the surviving mutants' names."""
     from mutmut.stats import status_by_exit_code
 
     tally: dict[str, Counter] = defaultdict(Counter)
     survivors = []
     for name, code in sorted(codes.items()):
         status = status_by_exit_code[code]
+        if status == "no tests":  # a function in scope that no fast test runs: nothing would catch it
+            status = "survived"
         tally[module_of(name)][status if status in _CAUGHT | {"survived"} else "other"] += 1
         if status == "survived":
             survivors.append(name)

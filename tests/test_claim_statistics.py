@@ -513,6 +513,11 @@ def test_disentanglement_correlations_resample_with_the_seed_given():
                                              abs=TOL)
 
 
+def test_disentanglement_interval_text():
+    table = pd.DataFrame({"metric": ["z_diff", "mig"], "rho": [0.414, -0.2], "lo": [0.1, -0.555], "hi": [0.655, 0.104]})
+    assert disentanglement.interval_text(table, "rho") == "z_diff 0.41 [0.10, 0.66]; mig -0.20 [-0.56, 0.10]"
+
+
 def test_disentanglement_positive_counts_intervals_above_zero():
     table = pd.DataFrame({"rho": [0.5, 0.4, 0.1, 0.3, np.nan, -0.2], "lo": [0.2, 0.0, -0.1, 0.05, np.nan, -0.5],
                           "hi": [0.7, 0.6, 0.3, 0.5, np.nan, 0.1]})

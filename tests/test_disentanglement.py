@@ -205,3 +205,16 @@ def test_split_metrics_are_a_function_of_their_seed(metric):
           "explicitness": lambda c, f, seed: dis.modularity_explicitness(c, f, seed=seed).explicitness}[metric]
     first, again, other = fn(codes, factors, seed=0), fn(codes, factors, seed=0), fn(codes, factors, seed=1)
     assert first == again and first != other
+
+
+def test_scores_gather_every_metric_at_one_seed():
+    codes, factors = CODES["nuisance"][:300], FACTORS[:300]
+    row = dis.scores(codes, factors, seed=3)
+    d, m = dis.dci(codes, factors, seed=3), dis.modularity_explicitness(codes, factors, seed=3)
+    raw = {"z_diff": dis.z_diff(codes, factors, seed=3), "dci_disentanglement": d.disentanglement,
+           "dci_completeness": d.completeness, "informativeness": d.informativeness, "mig": dis.mig(codes, factors),
+           "sap": dis.sap(codes, factors, seed=3), "modularity": m.modularity, "explicitness": m.explicitness,
+           "dcimig": dis.dcimig(codes, factors), "rankme": dis.rankme(codes)}
+    rescaled = {f"{k}_rescaled": dis.rescaled(raw[k], dis.chance_level(k, factors))
+                for k in ("z_diff", "informativeness", "explicitness")}
+    assert row == pytest.approx(raw | rescaled)

@@ -93,6 +93,20 @@ def test_the_factor_table_rounds_the_mean_and_prints_the_interval():
     assert row.to_dict() == {"delta ER": 0.173, "95% CI": f"[{0.1734 - half:.3f}, {0.1734 + half:.3f}]", "seeds": 2}
 
 
+def test_effective_robustness_per_shift_has_its_own_line():
+    # two shifts: sketch on the line of _synthetic_results, edge on a line one logit lower; the
+    # CLIP model lies 0.1 above each shift's own line at its final checkpoint (step 4)
+    results = _synthetic_results({("clip", "zero-shot", 1.0, 1.0): 0.0}, seeds=(0,))
+    on_line = special.expit(0.8 * special.logit(results.id_accuracy) - 0.5)
+    edge_line = special.expit(0.8 * special.logit(results.id_accuracy) - 1.5)
+    clip = (results.method == "clip").to_numpy()
+    results = results.assign(acc_sketch=on_line + 0.1 * clip, acc_edge=edge_line + 0.1 * clip)
+    per_shift = diversity.shift_effective_robustness(results, ["sketch", "edge"])
+    assert list(per_shift["shift"]) == ["sketch", "sketch", "edge", "edge"]  # final rows: supervised and CLIP
+    assert per_shift.er.to_numpy() == pytest.approx([0.0, 0.1, 0.0, 0.1], abs=1e-9)
+    assert per_shift.model.tolist() == ["supervised, narrow", "CLIP zero-shot, diverse"] * 2
+
+
 def test_model_names_read_like_the_legend():
     frame = pd.DataFrame(dict(method=["clip", "supervised", "caption_labels", "clip", "clip"],
                               head=["zero-shot", "classifier", "classifier", "linear probe", "zero-shot"],
