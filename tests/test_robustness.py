@@ -55,9 +55,22 @@ def test_effective_robustness_interval_contains_the_truth():
 
 
 def test_degenerate_baselines_are_rejected():
-    with pytest.raises(ValueError, match="two models"):
+    with pytest.raises(ValueError, match="^the baseline needs at least two models with different ID accuracies$"):
         fit_baseline([0.5, 0.5], [0.3, 0.4])
     assert np.isfinite(logit([0.0, 1.0])).all()
+    two = fit_baseline(special.expit([0.0, 1.0]), special.expit([-1.0, 1.0]))  # two models are enough
+    assert (two.slope, two.intercept) == pytest.approx((2.0, -1.0))
+
+
+def test_resamples_without_spread_are_skipped_not_fitted():
+    # a baseline of two models: a resample draws one of them twice half the time, and has no line
+    ci = effective_robustness_ci(special.expit([0.0, 1.0]), special.expit([-1.0, 1.0]), [0.6], [0.7], n_boot=100)
+    assert 20 < ci.n < 80
+    # lines of one checkpoint per seed: resampling two seeds draws one twice half the time, on either line
+    a = pd.DataFrame({"seed": [0, 1], "id_accuracy": [0.3, 0.5], "ood_accuracy": [0.2, 0.4]})
+    b = pd.DataFrame({"seed": [0, 1], "id_accuracy": [0.4, 0.6], "ood_accuracy": [0.2, 0.3]})
+    gap = robustness.line_gap(a, b, at=0.45, n_boot=100)
+    assert 10 < gap.n < 40  # both resamples have spread a quarter of the time
 
 
 def _line(offsets_by_seed: dict[int, float], ids=(0.3, 0.5, 0.7)) -> pd.DataFrame:
@@ -69,6 +82,7 @@ def _line(offsets_by_seed: dict[int, float], ids=(0.3, 0.5, 0.7)) -> pd.DataFram
 
 def test_overlap_midpoint():
     assert robustness.overlap_midpoint([0.2, 0.6, 0.4], [0.9, 0.4]) == pytest.approx(0.5)
+    assert robustness.overlap_midpoint([0.2, 0.4], [0.4, 0.6]) == pytest.approx(0.4)  # ranges that touch
     assert np.isnan(robustness.overlap_midpoint([0.1, 0.2], [0.3, 0.4]))
 
 
