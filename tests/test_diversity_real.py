@@ -111,6 +111,7 @@ def test_the_layout_table_names_every_data_set():
     assert table["what to put there"].str.len().gt(20).all()
 
 
+@pytest.mark.slow
 def test_the_chapter_runs_the_real_data_section_on_the_fixture(tmp_path):
     from clipbook.book import runner
 

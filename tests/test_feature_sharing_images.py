@@ -155,6 +155,7 @@ def test_the_layout_table_names_the_pairs_and_every_test_set():
     assert list(table.index[:3]) == ["/data/pairs.csv", "/data/imagenet/val", "/data/imagenetv2-matched-frequency"]
 
 
+@pytest.mark.slow
 def test_the_chapter_runs_the_real_data_section_on_a_fixture(tmp_path):
     from real_fixtures import CLASSES, imagenet_like
 
