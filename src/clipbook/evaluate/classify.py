@@ -25,10 +25,10 @@ def image_features(model, images: torch.Tensor, batch_size: int = 2048) -> torch
     return torch.cat(chunks).float()
 
 
-def linear_probe(train_features: torch.Tensor, train_labels: torch.Tensor, seed: int = 0) -> LogisticRegression:
-    """Multinomial logistic regression on frozen features: a classifier without language."""
-    return LogisticRegression(max_iter=2000, random_state=seed).fit(train_features.cpu().numpy(),
-                                                                    train_labels.cpu().numpy())
+def linear_probe(train_features: torch.Tensor, train_labels: torch.Tensor) -> LogisticRegression:
+    """Multinomial logistic regression on frozen features: a classifier without language (its
+    lbfgs solver is deterministic: no seed)."""
+    return LogisticRegression(max_iter=2000).fit(train_features.cpu().numpy(), train_labels.cpu().numpy())
 
 
 def probe_accuracy(probe: LogisticRegression, features: torch.Tensor, labels: torch.Tensor) -> float:

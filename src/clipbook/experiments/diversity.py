@@ -82,7 +82,7 @@ def run_setting(world: DiversityWorld, setting: Setting, seed: int, config: Trai
     checkpoints = train_clip_measured([model], data.images, tokenizer(data.captions), prompts, len(world.class_names),
                                       tests, config, device)
     rows = [_row(setting, seed, "zero-shot", int(r["step"]), r, shifts) for r in checkpoints.to_dict("records")]
-    probe = linear_probe(image_features(model, data.images), data.labels, seed)
+    probe = linear_probe(image_features(model, data.images), data.labels)
     probed = {name: probe_accuracy(probe, image_features(model, d.images), d.labels) for name, d in tests.items()}
     return rows + [_row(setting, seed, "linear probe", config.steps, probed, shifts)]
 
