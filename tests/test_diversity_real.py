@@ -84,8 +84,6 @@ def test_effective_robustness_is_measured_from_the_supervised_line():
     ci = effective_robustness_ci(points.id_accuracy[:4], points.ood_accuracy[:4], [clip.id_accuracy],
                                  [clip.ood_accuracy], n_boot=50)
     assert (clip.er_lo, clip.er_hi) == (ci.lo, ci.hi) and clip.er_lo <= 0.1 <= clip.er_hi
-    noisy = points.assign(ood_accuracy=points.ood_accuracy + [0.01, -0.02, 0.015, -0.01, 0.0, 0.0])
-    assert diversity_real.effective_robustness(noisy)[0].equals(diversity_real.effective_robustness(noisy, n_boot=1000)[0])
 
 
 def test_the_pipeline_trains_evaluates_and_resumes(tmp_path):
