@@ -104,9 +104,9 @@ def _two_models(blocks):
 
 def test_signal_share_reads_the_double_centred_blocks_with_each_model_s_scales():
     classifier, embedding = _two_models([(D + OFFSET, 2 * D - OFFSET), (D + OFFSET, 2 * D + OFFSET)])
-    # norms 2 and 4; model 0 at scales (1, 1): 2 / 6; model 1 with its part scaled by 2: 4 / 8
-    share = signal_share(classifier, embedding, slice(0, 2), slice(2, 4), torch.tensor([1.0, 2.0]), torch.tensor([1.0, 1.0]))
-    assert share.tolist() == pytest.approx([1 / 3, 1 / 2])
+    # norms 2 and 4; model 0 at scales (1, 1): 2 / 6; model 1 at scales (2, 3): 4 / (4 + 12)
+    share = signal_share(classifier, embedding, slice(0, 2), slice(2, 4), torch.tensor([1.0, 2.0]), torch.tensor([1.0, 3.0]))
+    assert share.tolist() == pytest.approx([1 / 3, 1 / 4])
 
 
 def test_own_class_vote_is_the_double_centred_diagonal_times_each_model_s_scale():

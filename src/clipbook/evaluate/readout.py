@@ -43,6 +43,5 @@ def own_class_vote(classifier: torch.Tensor, embedding: torch.Tensor, part: slic
     :func:`signal_share` measures the size of a block's signal; this gives its sign.
     """
     block = torch.bmm(classifier, embedding)[..., part]
-    centred = block - block.mean(dim=1, keepdim=True)
-    centred = centred - centred.mean(dim=2, keepdim=True)
-    return centred.diagonal(dim1=1, dim2=2).mean(dim=-1) * torch.as_tensor(scale).reshape(-1)
+    # the mean diagonal of the double-centred block is its mean diagonal minus its grand mean
+    return (block.diagonal(dim1=1, dim2=2).mean(dim=-1) - block.mean(dim=(1, 2))) * torch.as_tensor(scale).reshape(-1)
