@@ -218,3 +218,41 @@ def test_scores_gather_every_metric_at_one_seed():
     rescaled = {f"{k}_rescaled": dis.rescaled(raw[k], dis.chance_level(k, factors))
                 for k in ("z_diff", "informativeness", "explicitness")}
     assert row == pytest.approx(raw | rescaled)
+
+
+def test_dcimig_subtracts_the_runner_up_and_keeps_each_factor_s_best():
+    # factors a and b are bits; the code 2a + b tells both (MI ln 2 with each): no gap, DCIMIG 0
+    a, b = np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1])
+    factors = np.column_stack([a, b])
+    assert dis.dcimig(np.column_stack([2 * a + b]), factors) == pytest.approx(0.0, abs=1e-12)
+    # two more codes, each a copy of a, credit ln 2 to factor a twice: it keeps one, (ln 2 + 0) / (2 ln 2)
+    assert dis.dcimig(np.column_stack([2 * a + b, a, a]), factors) == pytest.approx(0.5)
+
+
+def test_modularity_with_three_factors():
+    # one code, MI (1, 1, 0): (1 + 1 + 0 - 1) / (1 * (3 - 1)) = 1/2 off its best factor
+    assert dis.modularity(np.array([[1.0, 1.0, 0.0]])) == pytest.approx(0.5)
+
+
+def test_explicitness_of_a_binary_factor():
+    rng = np.random.default_rng(0)
+    factor = rng.integers(2, size=(400, 1))
+    codes = np.column_stack([factor[:, 0] + 0.1 * rng.standard_normal(400), rng.standard_normal(400)])
+    assert dis.modularity_explicitness(codes, factor).explicitness == pytest.approx(1.0)
+    noise = dis.modularity_explicitness(rng.standard_normal((400, 2)), factor).explicitness
+    assert 0.35 < noise < 0.65  # chance: an AUC of 1/2
+
+
+def test_the_test_fraction_must_leave_rows_on_both_sides():
+    for bad in (0.0, 1.0, 1.5):
+        with pytest.raises(ValueError, match=r"test_fraction must lie in \(0, 1\)"):
+            dis._split(10, bad, 0)
+    train, test = dis._split(10, 0.05, 0)  # 0.5 rows round to none: one test row all the same
+    assert len(train) == 9 and len(test) == 1
+
+
+def test_the_pair_sampler_never_pairs_a_row_with_itself():
+    # value 0 occurs once (no partner), value 1 three times: partners come from rows 1-3, never the anchor
+    factors, codes = np.array([[0], [1], [1], [1]]), np.arange(4.0)[:, None]
+    features, _ = dis._fixed_factor_features(codes, factors, 500, 1, np.random.default_rng(0))
+    assert features.min() >= 1
