@@ -61,7 +61,8 @@ def results(mutants: Path) -> dict[str, int | None]:
 
 def report(codes: dict[str, int | None]) -> tuple[str, list[str]]:
     """A table of killed, timed out, survived (with the mutants no test runs) and not scored per
-    module, the score (caught over scored), and the surviving mutants' names."""
+    module, the score (caught over scored, mutmut's: a timeout is caught), the score that counts
+    only mutants a test failed on, and the surviving mutants' names."""
     from mutmut.stats import status_by_exit_code
 
     tally: dict[str, Counter] = defaultdict(Counter)
@@ -73,13 +74,13 @@ def report(codes: dict[str, int | None]) -> tuple[str, list[str]]:
         tally[module_of(name)][status if status in _CAUGHT | {"survived"} else "other"] += 1
         if status == "survived":
             survivors.append(name)
-    lines = ["| module | killed | timeout | survived | not scored | score |", "|---|---|---|---|---|---|"]
+    lines = ["| module | killed | timeout | survived | not scored | score | killed only |",
+             "|---|---|---|---|---|---|---|"]
     for module, c in sorted(tally.items()):
-        caught = c["killed"] + c["timeout"] + c["segfault"]
-        scored = caught + c["survived"]
-        score = f"{caught / scored:.2f}" if scored else "-"
-        lines.append(f"| `{module}` | {c['killed'] + c['segfault']} | {c['timeout']} | {c['survived']} | {c['other']} "
-                     f"| {score} |")
+        killed = c["killed"] + c["segfault"]
+        scored = killed + c["timeout"] + c["survived"]
+        score, strict = (f"{(killed + c['timeout']) / scored:.2f}", f"{killed / scored:.2f}") if scored else ("-", "-")
+        lines.append(f"| `{module}` | {killed} | {c['timeout']} | {c['survived']} | {c['other']} | {score} | {strict} |")
     return "\n".join(lines), survivors
 
 
