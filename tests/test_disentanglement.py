@@ -172,6 +172,26 @@ def test_bad_inputs_are_clear_errors():
         dis.chance_level("mig", HAND_FACTORS)
     with pytest.raises(ValueError, match="twice"):
         dis.z_diff(HAND_CODES[:2], np.array([[0, 0], [1, 1]]), n_train=4, n_eval=4)
+    with pytest.raises(ValueError, match=r"\[n, d\]"):  # as many codes as factor rows
+        dis.mig(HAND_CODES, HAND_FACTORS[:-1])
+    with pytest.raises(ValueError, match="^factors must be integer class indices"):
+        dis.mig(HAND_CODES, HAND_FACTORS.astype(float))
+
+
+def test_rescaled_maps_chance_to_zero_and_perfect_to_one():
+    assert dis.rescaled(0.25, 0.25) == 0.0 and dis.rescaled(1.0, 0.25) == 1.0
+    assert dis.rescaled(0.75, 0.5) == pytest.approx(0.5)
+
+
+NOISE = CODES["noise"][:300] + 0.5 * FACTORS[:300]  # weakly informative: every split and seed moves the scores
+
+
+@pytest.mark.parametrize("metric", ["z_diff", "dci", "sap", "modularity_explicitness"])
+def test_seeded_metrics_default_to_seed_0(metric):
+    fn, fixed = getattr(dis, metric), {"z_diff": dict(batch_size=64, n_train=2000, n_eval=1000)}.get(metric, {})
+    assert fn(NOISE, FACTORS[:300]) == fn(NOISE, FACTORS[:300], seed=0, **fixed)
+    assert fn(NOISE, FACTORS[:300]) != fn(NOISE, FACTORS[:300], seed=1, **fixed)
+
 
 
 def test_z_diff_pairs_share_the_fixed_factor_and_cover_every_partner():
@@ -208,7 +228,7 @@ def test_split_metrics_are_a_function_of_their_seed(metric):
 
 
 def test_scores_gather_every_metric_at_one_seed():
-    codes, factors = CODES["nuisance"][:300], FACTORS[:300]
+    codes, factors = NOISE, FACTORS[:300]
     row = dis.scores(codes, factors, seed=3)
     d, m = dis.dci(codes, factors, seed=3), dis.modularity_explicitness(codes, factors, seed=3)
     raw = {"z_diff": dis.z_diff(codes, factors, seed=3), "dci_disentanglement": d.disentanglement,

@@ -136,3 +136,9 @@ def test_summarize_passes_its_confidence_on():
     wide, narrow = summarize(df, "g", "v").iloc[0], summarize(df, "g", "v", confidence=0.5).iloc[0]
     expected = mean_ci(df.v, 0.5)
     assert (narrow["lo"], narrow["hi"]) == pytest.approx((expected.lo, expected.hi)) and wide["lo"] < narrow["lo"]
+
+
+def test_spearman_ci_needs_paired_samples_of_three():
+    for x, y in (([1.0, 2.0], [1.0, 2.0]), ([1.0, 2.0, 3.0], [1.0, 2.0])):
+        with pytest.raises(ValueError, match="^spearman_ci needs two equally long samples of at least three values$"):
+            spearman_ci(x, y)
