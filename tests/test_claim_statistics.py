@@ -89,10 +89,10 @@ CH1 = {  # (method, core_std, spurious_std): ID accuracy, OOD accuracy, spurious
 
 
 def test_intra_class_contrast_sweep_keeps_the_largest_core_std_with_its_variance_ratio():
-    results = pd.DataFrame({"core_std": [1.0, 2.0, 2.0], "spurious_std": [0.5, 0.5, 0.25], "seed": 0})
+    results = pd.DataFrame({"core_std": [1.0, 3.0, 3.0], "spurious_std": [0.5, 0.5, 0.25], "seed": 0})
     sweep = intra_class.contrast_sweep(results)
-    # (2 / 0.5)^2 = 16 and (2 / 0.25)^2 = 64
-    assert sweep.spurious_std.tolist() == [0.5, 0.25] and sweep.variance_ratio.tolist() == [16.0, 64.0]
+    # (3 / 0.5)^2 = 36 and (3 / 0.25)^2 = 144
+    assert sweep.spurious_std.tolist() == [0.5, 0.25] and sweep.variance_ratio.tolist() == [36.0, 144.0]
 
 
 def test_intra_class_claim_statistics():
