@@ -110,7 +110,7 @@ def test_signal_share_reads_the_double_centred_blocks_with_each_model_s_scales()
 
 
 def test_own_class_vote_is_the_double_centred_diagonal_times_each_model_s_scale():
-    classifier, embedding = _two_models([(D + OFFSET,), (-D + OFFSET,)])
+    classifier, embedding = _two_models([(D + OFFSET,), (-D + 2 * OFFSET,)])  # each model its own offsets
     assert own_class_vote(classifier, embedding, slice(0, 2), torch.tensor([1.0, 3.0])).tolist() == pytest.approx([1.0, -3.0])
 
 
