@@ -15,7 +15,6 @@ from functools import partial
 from pathlib import Path
 from typing import Sequence
 
-import open_clip
 import pandas as pd
 import torch
 from sklearn.ensemble import GradientBoostingClassifier
@@ -27,6 +26,7 @@ from clipbook.evaluate import compositional
 from clipbook.evaluate.classify import accuracy
 from clipbook.evaluate.disentanglement import scores
 from clipbook.evaluate.imagenet import predict
+from clipbook.learners.imagenet_runs import PROMPTS
 from clipbook.models.towers import load_pretrained
 
 AUTHORS_OBJECT_TOP1 = {
@@ -34,7 +34,6 @@ AUTHORS_OBJECT_TOP1 = {
     "ViT-B-32:openai": 0.540, "ViT-B-32:laion2b_s34b_b79k": 0.611, "ViT-L-14:openai": 0.655,
 }
 """Object-name top-1 on the authors' v1 images, from their notebooks, to set beside a reader's numbers."""
-PROMPTS = {"openai": open_clip.OPENAI_IMAGENET_TEMPLATES, "simple": open_clip.SIMPLE_IMAGENET_TEMPLATES}
 
 
 def parse_model(text: str) -> tuple[str, str]:

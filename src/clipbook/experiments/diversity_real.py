@@ -24,7 +24,7 @@ from clipbook.data import real
 from clipbook.device import default_device
 from clipbook.evaluate.robustness import BaselineFit, effective_robustness_ci, fit_baseline
 from clipbook.learners import imagenet_runs
-from clipbook.learners.imagenet_runs import PROMPTS, SHIFTS, TEST_LAYOUT, RealConfig, train_clip
+from clipbook.learners.imagenet_runs import SHIFTS, TEST_LAYOUT, RealConfig, train_clip
 from clipbook.models.towers import create_supervised
 from clipbook.training.image_files import train_classifier
 
@@ -95,7 +95,7 @@ def run(root: str | Path, out: str | Path, config: RealConfig = RealConfig(), *,
         device: str | None = None) -> pd.DataFrame:
     """The whole experiment, resumable at every stage: export, three trainings, evaluation.
     Returns the accuracy of every checkpoint on every test set (see :func:`~clipbook.learners.imagenet_runs.id_ood`).
-    ``templates`` names one of :data:`PROMPTS` or lists format strings."""
+    ``templates`` names one of :data:`~clipbook.learners.imagenet_runs.PROMPTS` or lists format strings."""
     paths = locate(root, shifts, diverse_pairs)
     out = Path(out).expanduser().resolve()
     torch_device = torch.device(device) if device else default_device()
@@ -109,7 +109,6 @@ def run(root: str | Path, out: str | Path, config: RealConfig = RealConfig(), *,
     if diverse_pairs is not None:
         checkpoints["clip", "clip-diverse"] = train_clip(paths["diverse_pairs"], out, "clip-diverse", config, device)
     sets = imagenet_runs.evaluation_sets(paths, config.model, shifts)
-    templates = PROMPTS[templates] if isinstance(templates, str) else templates
     return imagenet_runs.evaluate_checkpoints(checkpoints, sets, config.model, out, templates=templates,
                                               batch_size=config.batch_size, workers=config.workers,
                                               device=torch_device)

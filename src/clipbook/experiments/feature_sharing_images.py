@@ -34,7 +34,7 @@ from clipbook.device import default_device
 from clipbook.evaluate.robustness import line_gap, overlap_midpoint
 from clipbook.evaluate.stats import UNDECIDED, Interval
 from clipbook.learners import imagenet_runs
-from clipbook.learners.imagenet_runs import PROMPTS, SHIFTS, TEST_LAYOUT, RealConfig
+from clipbook.learners.imagenet_runs import SHIFTS, TEST_LAYOUT, RealConfig
 from clipbook.learners.sweeps import Sweep
 from clipbook.learners.towers import train_clip_measured
 from clipbook.models.towers import create_clip
@@ -102,6 +102,10 @@ def class_scanner(classnames: Sequence[str]) -> Callable[[str], set[str]]:
     return scan
 
 
+def _slug(variant: str) -> str:
+    return variant.replace(" ", "-")
+
+
 def label_only_pairs(pairs_csv: str | Path, out: str | Path,
                      classnames: Sequence[str] | None = None) -> dict[str, Path]:
     """The two kinds of text on the same real images, as open_clip CSVs (absolute paths) under
@@ -126,7 +130,7 @@ def label_only_pairs(pairs_csv: str | Path, out: str | Path,
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
     for variant, text in texts.items():
-        paths[variant] = out / f"{variant.replace(' ', '-')}.csv"
+        paths[variant] = out / f"{_slug(variant)}.csv"
         pd.DataFrame({"filepath": files, "caption": text}).to_csv(paths[variant], index=False)
     return paths
 
@@ -156,14 +160,14 @@ def run_real(root: str | Path, pairs_csv: str | Path | None, out: str | Path, se
     paths = locate_real(root, pairs_csv, shifts)
     out = Path(out).expanduser().resolve()
     tables = label_only_pairs(paths["csv"], out / "pairs")
-    runs = {(variant, seed): f"{variant.replace(' ', '-')}-seed{seed}" for variant in tables for seed in seeds}
+    runs = {(variant, seed): f"{_slug(variant)}-seed{seed}" for variant in tables for seed in seeds}
     checkpoints = {("clip", name): imagenet_runs.train_clip(tables[variant], out, name, config._replace(seed=seed),
                                                             device)
                    for (variant, seed), name in runs.items()}
     sets = imagenet_runs.evaluation_sets(paths, config.model, shifts)
     accuracies = imagenet_runs.evaluate_checkpoints(
-        checkpoints, sets, config.model, out, templates=PROMPTS[templates] if isinstance(templates, str) else templates,
-        batch_size=config.batch_size, workers=config.workers, device=torch.device(device) if device else None)
+        checkpoints, sets, config.model, out, templates=templates, batch_size=config.batch_size, workers=config.workers,
+        device=torch.device(device) if device else None)
     points = imagenet_runs.id_ood(accuracies, shifts)
     keys = {name: key for key, name in runs.items()}
     return points.assign(variant=[keys[r][0] for r in points.run], seed=[keys[r][1] for r in points.run],

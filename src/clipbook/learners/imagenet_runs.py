@@ -128,15 +128,17 @@ def evaluation_sets(paths: Mapping[str, Path], model: str, shifts: Sequence[str]
 
 
 def evaluate_checkpoints(checkpoints: Mapping[tuple[str, str], Mapping[int, Path]], sets: Mapping[str, object],
-                         model: str, out: str | Path, *, templates: Sequence = open_clip.OPENAI_IMAGENET_TEMPLATES,
+                         model: str, out: str | Path, *, templates: str | Sequence = "openai",
                          batch_size: int = 256, workers: int = 8, device: torch.device | None = None) -> pd.DataFrame:
     """Accuracy of every checkpoint on every test set: one row per (run, epoch, test set).
 
-    ``checkpoints`` maps (method, run) to {epoch: file}; method ``clip`` is scored zero-shot,
-    ``supervised`` by its head. Rows are appended to ``out/accuracies.csv`` as they come, and a
-    rerun skips what that file already holds.
+    ``checkpoints`` maps (method, run) to {epoch: file}; method ``clip`` is scored zero-shot with
+    ``templates`` (a name in :data:`PROMPTS`, or format strings), ``supervised`` by its head. Rows
+    are appended to ``out/accuracies.csv`` as they come, and a rerun skips what that file already
+    holds.
     """
     device = device or default_device()
+    templates = PROMPTS[templates] if isinstance(templates, str) else templates
     store = Path(out) / "accuracies.csv"
     rows = pd.read_csv(store).to_dict("records") if store.exists() else []
     done = {(r["run"], r["epoch"], r["test_set"]) for r in rows}
