@@ -62,7 +62,8 @@ def results(mutants: Path) -> dict[str, int | None]:
 def report(codes: dict[str, int | None]) -> tuple[str, list[str]]:
     """A table of killed, timed out, survived (with the mutants no test runs) and not scored per
     module, the score (caught over scored, mutmut's: a timeout is caught), the score that counts
-    only mutants a test failed on, and the surviving mutants' names."""
+    only mutants a test failed on, and the surviving mutants' names. Re-checked outside mutmut's
+    forked workers, some timeouts pass their tests: "killed only" is the score to trust."""
     from mutmut.stats import status_by_exit_code
 
     tally: dict[str, Counter] = defaultdict(Counter)
