@@ -238,6 +238,14 @@ def test_the_cache_key_covers_the_code_a_chapter_can_import():
     assert not {"book/bench.py", "book/cli.py", "book/site.py", "experiments/diversity.py"} & files
 
 
+def test_the_clipbook_imports_of_a_source_with_their_packages():
+    source = ("import clipbook.plots\nimport numpy, clipbook.data.render as r\n"
+              "from clipbook.experiments import diversity, intra_class\nfrom os import path\nfrom clipbook import book\n")
+    assert runner._clipbook_imports(source) == {
+        "clipbook", "clipbook.plots", "clipbook.data", "clipbook.data.render", "clipbook.experiments",
+        "clipbook.experiments.diversity", "clipbook.experiments.intra_class", "clipbook.book"}
+
+
 def test_every_input_of_a_run_is_in_its_cache_key(toy, tmp_path, monkeypatch):
     key = runner.cache_key(toy, {"n": 2})
     assert runner.cache_key(toy, {"n": 2}) == key  # deterministic
