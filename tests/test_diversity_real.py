@@ -131,3 +131,10 @@ def test_id_ood_reads_imagenet_and_the_mean_of_the_shifts():
     assert (row.id_accuracy, row.ood_accuracy) == pytest.approx((0.6, 0.35))
     with pytest.raises(ValueError, match=r"no accuracies on \['objectnet'\]"):
         id_ood(accuracies, shifts=("imagenet_v2", "objectnet"))
+
+
+def test_an_unknown_prompt_set_is_named_before_any_training(tmp_path):
+    imagenet_like(tmp_path / "data")
+    with pytest.raises(ValueError, match=r"prompts must be one of \('openai', 'simple'\), got 'ensemble'"):
+        diversity_real.run(tmp_path / "data", tmp_path / "out", RealConfig(epochs=1), templates="ensemble")
+    assert not (tmp_path / "out").exists()

@@ -26,7 +26,7 @@ from clipbook.evaluate import compositional
 from clipbook.evaluate.classify import accuracy
 from clipbook.evaluate.disentanglement import scores
 from clipbook.evaluate.imagenet import predict
-from clipbook.learners.imagenet_runs import PROMPTS
+from clipbook.learners.imagenet_runs import PROMPTS, prompt_templates
 from clipbook.models.towers import load_pretrained
 
 AUTHORS_OBJECT_TOP1 = {
@@ -62,8 +62,7 @@ def composition_folders(root: str | Path, transform=None) -> tuple[ImageFolder, 
 def check_inputs(root: str | Path, models: Sequence[str], templates: str = "openai") -> None:
     """Before any compute: the folder exists with well-named compositions, the tags parse and the
     prompts are known."""
-    if templates not in PROMPTS:
-        raise ValueError(f"prompts must be one of {tuple(PROMPTS)}, got {templates!r}")
+    prompt_templates(templates)
     _, pairs = composition_folders(root)
     if len({a for a, _ in pairs}) < 2 or len({o for _, o in pairs}) < 2:
         raise ValueError(f"{root}: ImageNet-AO needs at least two attributes and two objects")

@@ -96,7 +96,7 @@ def run(root: str | Path, out: str | Path, config: RealConfig = RealConfig(), *,
     """The whole experiment, resumable at every stage: export, three trainings, evaluation.
     Returns the accuracy of every checkpoint on every test set (see :func:`~clipbook.learners.imagenet_runs.id_ood`).
     ``templates`` names one of :data:`~clipbook.learners.imagenet_runs.PROMPTS` or lists format strings."""
-    paths = locate(root, shifts, diverse_pairs)
+    paths, templates = locate(root, shifts, diverse_pairs), imagenet_runs.prompt_templates(templates)
     out = Path(out).expanduser().resolve()
     torch_device = torch.device(device) if device else default_device()
     captions = out / "imagenet_captions.csv"

@@ -157,7 +157,7 @@ def run_real(root: str | Path, pairs_csv: str | Path | None, out: str | Path, se
              templates: str | Sequence[str] = "openai", device: str | None = None) -> pd.DataFrame:
     """Both kinds of text on the real pairs at every seed, resumable: one row per (variant, seed,
     epoch) with ImageNet accuracy (ID), each shift's and their mean (OOD)."""
-    paths = locate_real(root, pairs_csv, shifts)
+    paths, templates = locate_real(root, pairs_csv, shifts), imagenet_runs.prompt_templates(templates)
     out = Path(out).expanduser().resolve()
     tables = label_only_pairs(paths["csv"], out / "pairs")
     runs = {(variant, seed): f"{_slug(variant)}-seed{seed}" for variant in tables for seed in seeds}

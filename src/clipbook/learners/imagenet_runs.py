@@ -42,6 +42,16 @@ PROMPTS = {"openai": open_clip.OPENAI_IMAGENET_TEMPLATES, "simple": open_clip.SI
 """Zero-shot prompt ensembles: CLIP's 80 ImageNet templates, or the 7 its authors found nearly as good."""
 
 
+def prompt_templates(templates: str | Sequence) -> Sequence:
+    """The prompt ensemble ``templates`` names (a key of :data:`PROMPTS`), or the format strings
+    given; an unknown name is an error that lists the known ones."""
+    if not isinstance(templates, str):
+        return templates
+    if templates not in PROMPTS:
+        raise ValueError(f"prompts must be one of {tuple(PROMPTS)}, got {templates!r}")
+    return PROMPTS[templates]
+
+
 def locate(root: str | Path, layout: Mapping[str, str], keys: Sequence[str], *, parameters: str) -> dict[str, Path]:
     """The paths of ``keys`` under ``root`` in ``layout``, or one error naming every missing piece,
     where it goes and where to get it, and the chapter's ``parameters`` that name other places."""
@@ -138,7 +148,7 @@ def evaluate_checkpoints(checkpoints: Mapping[tuple[str, str], Mapping[int, Path
     holds.
     """
     device = device or default_device()
-    templates = PROMPTS[templates] if isinstance(templates, str) else templates
+    templates = prompt_templates(templates)
     store = Path(out) / "accuracies.csv"
     rows = pd.read_csv(store).to_dict("records") if store.exists() else []
     done = {(r["run"], r["epoch"], r["test_set"]) for r in rows}
