@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import threading
+from contextlib import contextmanager
 
 from tqdm import std
 
@@ -23,8 +25,23 @@ def _tqdm_class():
     return std.tqdm
 
 
+_silenced = threading.local()
+
+
+@contextmanager
+def quiet():
+    """Silence the bars this thread opens inside the block (jobs run side by side, whose bars
+    would overwrite each other: :func:`clipbook.parallel.map_jobs` shows one bar over them)."""
+    saved = getattr(_silenced, "on", False)
+    _silenced.on = True
+    try:
+        yield
+    finally:
+        _silenced.on = saved
+
+
 def progress(iterable=None, **kwargs):
-    """``tqdm(iterable, **kwargs)``, silenced when ``CLIPBOOK_PROGRESS=0``."""
-    if os.environ.get("CLIPBOOK_PROGRESS", "1") == "0":
+    """``tqdm(iterable, **kwargs)``, silenced when ``CLIPBOOK_PROGRESS=0`` or inside :func:`quiet`."""
+    if os.environ.get("CLIPBOOK_PROGRESS", "1") == "0" or getattr(_silenced, "on", False):
         kwargs["disable"] = True
     return _tqdm_class()(iterable, **kwargs)

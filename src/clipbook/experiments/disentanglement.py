@@ -33,7 +33,7 @@ from clipbook.evaluate.zero_shot import ensemble_head
 from clipbook.learners.sweeps import Sweep
 from clipbook.models.text_towers import create_frozen_text_clip
 from clipbook.models.towers import create_clip
-from clipbook.progress import progress
+from clipbook.parallel import map_jobs
 from clipbook.training.loop import TrainConfig
 from clipbook.training.stacked import StackedModels, clip_loss_fn, fit, pixels
 
@@ -140,18 +140,18 @@ def tracked(setting: Setting) -> bool:
     return setting.family == REFERENCE or setting.text != "learned"
 
 
-def run_sweep(world: CompositionWorld, runs: Sequence[Setting], seeds: Sequence[int], config: TrainConfig,
-              **kwargs) -> Sweep:
-    """Every family at every seed, one model at a time; the same seed draws the same hold-out,
+def run_sweep(world: CompositionWorld, runs: Sequence[Setting], seeds: Sequence[int], config: TrainConfig, *,
+              device: torch.device | None = None, **kwargs) -> Sweep:
+    """Every family at every seed, one model per job, the jobs side by side on a CPU's cores
+    (:func:`~clipbook.parallel.map_jobs`); the same seed draws the same hold-out,
     scenes and initial image tower in every family."""
     started = time.perf_counter()
-    rows, histories = [], []
-    for seed in progress(list(seeds), desc="seeds", unit="seed"):
-        for setting in runs:
-            row, history = run_model(world, setting, seed, config, track=tracked(setting), **kwargs)
-            rows.append(row)
-            histories.append(history)
-    return Sweep(pd.DataFrame(rows), time.perf_counter() - started, pd.concat(histories, ignore_index=True))
+    device = device or default_device()
+    jobs = [(seed, setting) for seed in seeds for setting in runs]
+    per_job = map_jobs(lambda job: run_model(world, job[1], job[0], config, track=tracked(job[1]), device=device,
+                                             **kwargs), jobs, device)
+    rows, histories = zip(*per_job)
+    return Sweep(pd.DataFrame(list(rows)), time.perf_counter() - started, pd.concat(histories, ignore_index=True))
 
 
 # ---------------------------------------------------------------- claim statistics

@@ -25,7 +25,7 @@ from clipbook.evaluate.stats import Interval, mean_ci
 from clipbook.learners.sweeps import Sweep
 from clipbook.learners.towers import train_classifier_measured, train_clip_measured
 from clipbook.models.towers import create_clip, create_supervised
-from clipbook.progress import progress
+from clipbook.parallel import map_jobs
 from clipbook.training.loop import TrainConfig
 
 Method = Literal["clip", "supervised", "caption_labels"]
@@ -87,15 +87,17 @@ def run_setting(world: DiversityWorld, setting: Setting, seed: int, config: Trai
     return rows + [_row(setting, seed, "linear probe", config.steps, probed, shifts)]
 
 
-def run_sweep(world: DiversityWorld, runs: Sequence[Setting], seeds: Sequence[int], config: TrainConfig, **kwargs) -> Sweep:
-    """Every setting at every seed, one model at a time (on a CPU a loop beats stacking these towers)."""
+def run_sweep(world: DiversityWorld, runs: Sequence[Setting], seeds: Sequence[int], config: TrainConfig, *,
+              device: torch.device | None = None, **kwargs) -> Sweep:
+    """Every setting at every seed, one model per job, the jobs side by side on a CPU's cores
+    (:func:`~clipbook.parallel.map_jobs`; on a CPU that beats stacking these towers)."""
     started = time.perf_counter()
+    device = device or default_device()
     tests = test_sets(world)
-    rows = []
-    for seed in progress(list(seeds), desc="seeds", unit="seed"):
-        for setting in runs:
-            rows += run_setting(world, setting, seed, config, tests, **kwargs)
-    return Sweep(pd.DataFrame(rows), time.perf_counter() - started)
+    jobs = [(seed, setting) for seed in seeds for setting in runs]
+    per_job = map_jobs(lambda job: run_setting(world, job[1], job[0], config, tests, device=device, **kwargs), jobs,
+                       device)
+    return Sweep(pd.DataFrame([row for rows in per_job for row in rows]), time.perf_counter() - started)
 
 
 # ---------------------------------------------------------------- effective robustness and the factors

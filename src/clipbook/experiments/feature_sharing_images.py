@@ -38,7 +38,7 @@ from clipbook.learners.imagenet_runs import SHIFTS, TEST_LAYOUT, RealConfig
 from clipbook.learners.sweeps import Sweep
 from clipbook.learners.towers import train_clip_measured
 from clipbook.models.towers import create_clip
-from clipbook.progress import progress
+from clipbook.parallel import map_jobs
 from clipbook.training.loop import TrainConfig
 
 FULL, LABEL_ONLY = "full captions", "label only"
@@ -56,27 +56,35 @@ def caption_specs(p_detail: float) -> dict[str, CaptionSpec]:
             LABEL_ONLY: CaptionSpec(kind="template")}
 
 
-def run_sweep(world: DiversityWorld, seeds: Sequence[int], config: TrainConfig, *, p_detail: float = 1.0,
-              model_name: str = "tiny-rn", text_layers: int = 1, device: torch.device | None = None) -> Sweep:
-    """Both kinds of text at every seed, on the same images: one row per (variant, seed,
-    checkpoint) with ID accuracy, the accuracy on each shift style and their mean (OOD)."""
+def run_seed(world: DiversityWorld, seed: int, config: TrainConfig, tests: dict, *, p_detail: float = 1.0,
+             model_name: str = "tiny-rn", text_layers: int = 1, device: torch.device | None = None) -> list[dict]:
+    """Both kinds of text at one seed, on the same images: one row per (variant, checkpoint) with
+    ID accuracy, the accuracy on each shift style and their mean (OOD)."""
+    device = device or default_device()
+    tokenizer = WordTokenizer(context_length=world.context_length)
+    prompts = tokenizer([p for ensemble in zero_shot_prompts(world.class_names) for p in ensemble])
+    data = make_shapes(world.narrow(seed, world.n_train))
+    rows = []
+    for variant, spec in caption_specs(p_detail).items():
+        text = captions(data.latents, replace(spec, seed=seed))
+        model = create_clip(model_name, seed=seed, text_cfg={"context_length": world.context_length,
+                                                             "layers": text_layers})
+        checkpoints = train_clip_measured([model], data.images, tokenizer(text), prompts, len(world.class_names),
+                                          tests, replace(config, seed=seed), device, desc=variant)
+        rows += [{"variant": variant, "seed": seed, "step": int(r["step"]),
+                  **accuracy_columns(r, world.shift_styles)} for r in checkpoints.to_dict("records")]
+    return rows
+
+
+def run_sweep(world: DiversityWorld, seeds: Sequence[int], config: TrainConfig, *, device: torch.device | None = None,
+              **kwargs) -> Sweep:
+    """:func:`run_seed` at every seed, the seeds side by side on a CPU's cores (:func:`~clipbook.parallel.map_jobs`)."""
     device = device or default_device()
     started = time.perf_counter()
     tests = test_sets(world)
-    tokenizer = WordTokenizer(context_length=world.context_length)
-    prompts = tokenizer([p for ensemble in zero_shot_prompts(world.class_names) for p in ensemble])
-    rows = []
-    for seed in progress(list(seeds), desc="seeds", unit="seed"):
-        data = make_shapes(world.narrow(seed, world.n_train))
-        for variant, spec in caption_specs(p_detail).items():
-            text = captions(data.latents, replace(spec, seed=seed))
-            model = create_clip(model_name, seed=seed, text_cfg={"context_length": world.context_length,
-                                                                 "layers": text_layers})
-            checkpoints = train_clip_measured([model], data.images, tokenizer(text), prompts, len(world.class_names),
-                                              tests, replace(config, seed=seed), device, desc=variant)
-            rows += [{"variant": variant, "seed": seed, "step": int(r["step"]),
-                      **accuracy_columns(r, world.shift_styles)} for r in checkpoints.to_dict("records")]
-    return Sweep(pd.DataFrame(rows), time.perf_counter() - started)
+    per_seed = map_jobs(lambda seed: run_seed(world, seed, config, tests, device=device, **kwargs), seeds, device,
+                        desc="seeds", unit="seed")
+    return Sweep(pd.DataFrame([row for rows in per_seed for row in rows]), time.perf_counter() - started)
 
 
 def _words(text: str) -> tuple[str, ...]:

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from clipbook.models.towers import MAX_LOGIT_SCALE, _seeded
+from clipbook.models.towers import MAX_LOGIT_SCALE, seeded
 
 TextKind = Literal["additive", "entangled"]
 TEXT_KINDS = ("additive", "entangled")
@@ -97,6 +97,6 @@ class FrozenTextCLIP(nn.Module):
 def create_frozen_text_clip(visual: nn.Module, kind: TextKind, vocabulary: Sequence[str], attributes: Sequence[str],
                             objects: Sequence[str], *, seed: int = 0) -> FrozenTextCLIP:
     """A :class:`FrozenTextCLIP` on ``visual`` whose random text tables depend on ``seed`` only."""
-    with _seeded(seed):
+    with seeded(seed):
         text = FrozenText(kind, vocabulary, attributes, objects, visual.output_dim)
     return FrozenTextCLIP(visual, text)

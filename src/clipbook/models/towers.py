@@ -22,6 +22,7 @@ import copy
 import logging
 import math
 import os
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
@@ -55,10 +56,14 @@ def _merge(base: dict, overrides: dict) -> dict:
     return merged
 
 
+_GLOBAL_RNG = threading.RLock()
+
+
 @contextmanager
-def _seeded(seed: int):
-    """Seed the global RNG that module initializers use, without disturbing the caller's stream."""
-    with torch.random.fork_rng(devices=[]):
+def seeded(seed: int):
+    """Seed the global RNG that module initializers use, without disturbing the caller's stream;
+    one thread at a time (models trained side by side, :mod:`clipbook.parallel`, share that RNG)."""
+    with _GLOBAL_RNG, torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         yield
 
@@ -81,7 +86,7 @@ def create_clip(name: str = "tiny-vit", *, seed: int = 0, **overrides) -> open_c
     """A randomly initialized open_clip model; ``overrides`` update its configuration (nested
     dicts merge: ``create_clip("tiny-vit", vision_cfg={"layers": 4})``). Same seed, same weights."""
     config = _merge(model_config(name), overrides)
-    with _seeded(seed), _quiet_random_init():
+    with seeded(seed), _quiet_random_init():
         return open_clip.create_model(name, pretrained=None, **{k: config[k] for k in overrides})
 
 
@@ -114,7 +119,7 @@ def create_supervised(name: str = "tiny-vit", n_classes: int = 10, *, seed: int 
     """The classifier on the image tower of ``create_clip(name, seed=seed, **overrides)``:
     same architecture and, for the same seed, the same initial tower weights."""
     visual = create_clip(name, seed=seed, **overrides).visual
-    with _seeded(seed):
+    with seeded(seed):
         return SupervisedClassifier(visual, n_classes)
 
 
