@@ -428,9 +428,9 @@ claims.finish(enforce=enforce_claims, not_reproduced=not_reproduced)[["claim of"
 #
 # **The image experiment does not reproduce the paper's result (claim h).** Trained on the same
 # photos, the models with full captions and those with label-only text lie on one line
-# ({numref}`fig-ch2-images`): at the ID accuracy both reach, the full captions' line is 0.001
-# above the label-only line, with an interval from -0.010 to 0.012. The full captions make CLIP
-# learn the class more slowly (about 0.36 ID accuracy after 800 steps, against 0.81 for
+# ({numref}`fig-ch2-images`): at the ID accuracy both reach, the full captions' line is 0.000
+# above the label-only line, with an interval from -0.011 to 0.012. The full captions make CLIP
+# learn the class more slowly (about 0.36 ID accuracy after 800 steps, against 0.80 for
 # label-only text), but not more robustly for a given accuracy. We have not tested why. One
 # reading, a hypothesis for a later run: the shift here is a change of drawing style, and no
 # caption in the narrow training set describes style (every training image is a photo), while

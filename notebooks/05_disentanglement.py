@@ -381,8 +381,8 @@ claims.finish(enforce=enforce_claims, not_reproduced=not_reproduced)[["claim of"
 #   as well.
 # - **Coverage confounds the rest.** Without the entangled family, informativeness and
 #   explicitness do rank the families, because the half-coverage models are lowest on both. At
-#   fixed coverage (d) that ranking disappears, and DCI completeness turns negative (rho -0.50,
-#   interval -0.75 to -0.14). DCIMIG points the other way even across coverages: the
+#   fixed coverage (d) that ranking disappears, and DCI completeness turns negative (rho -0.47,
+#   interval -0.73 to -0.12). DCIMIG points the other way even across coverages: the
 #   half-coverage models have the highest DCIMIG and the lowest accuracy.
 #
 # Informativeness and explicitness have a further catch. Their probes are trained and tested on
@@ -392,8 +392,8 @@ claims.finish(enforce=enforce_claims, not_reproduced=not_reproduced)[["claim of"
 #
 # Caption NMI (e) points the paper's way. At the same coverage, captions with independent words
 # beat dependent ones by 0.03 (0.08 on the other seeds). The interval still reaches below zero
-# (-0.007), and five seeds cannot decide an effect that small. The effective rank (g) also points
-# the paper's way, rho -0.18, with an interval from -0.55 to 0.27.
+# (-0.006), and five seeds cannot decide an effect that small. The effective rank (g) also points
+# the paper's way, rho -0.19, with an interval from -0.55 to 0.27.
 #
 # So the paper's observation, that compositional generalization varies and rises with training,
 # holds in miniature. Its explanation, disentangled representations measured by these metrics,

@@ -7,8 +7,10 @@ import pandas as pd
 import pytest
 import torch
 
+from clipbook.data.compositions import CompositionWorld
 from clipbook.data.diversity import DiversityWorld
 from clipbook.device import num_threads
+from clipbook.experiments import disentanglement, diversity
 from clipbook.experiments import feature_sharing_images as fsi
 from clipbook.models.towers import create_clip
 from clipbook.parallel import map_jobs, workers
@@ -63,12 +65,28 @@ def test_models_created_side_by_side_get_their_seed_s_weights():
     assert all(torch.equal(a, b) for a, b in zip(alone, side_by_side))
 
 
-def test_a_sweep_gives_the_same_numbers_side_by_side_as_one_job_at_a_time():
+def _chapter_2(config):
+    return fsi.run_sweep(DiversityWorld(n_train=64, n_test=32), [0, 1, 2], config, device=CPU).results
+
+
+def _chapter_4(config):
+    runs = [diversity.Setting(m, 1.0, 1.0) for m in ("clip", "supervised", "caption_labels")]
+    return diversity.run_sweep(DiversityWorld(n_train=64, n_test=32), runs, [0, 1], config, device=CPU).results
+
+
+def _chapter_5(config):
+    runs = disentanglement.settings(0.75, [], [], [], ["learned", "additive"])
+    sweep = disentanglement.run_sweep(CompositionWorld(n_train=64, n_test=64), runs, [0, 1], config, dci_trees=2,
+                                      device=CPU)
+    return pd.concat([sweep.results, sweep.history])
+
+
+@pytest.mark.parametrize("sweep", [_chapter_2, _chapter_4, _chapter_5])
+def test_a_sweep_gives_the_same_numbers_side_by_side_as_one_job_at_a_time(sweep):
     # each job runs on one thread in the pool; one thread in the loop does the same operations
-    world = DiversityWorld(n_train=64, n_test=32)
     config = TrainConfig(steps=4, batch_size=16, log_every=2)
     with num_threads(1):
-        alone = fsi.run_sweep(world, [0, 1, 2], config, device=CPU).results
+        alone = sweep(config)
     with num_threads(2):
-        side_by_side = fsi.run_sweep(world, [0, 1, 2], config, device=CPU).results
+        side_by_side = sweep(config)
     pd.testing.assert_frame_equal(alone, side_by_side)

@@ -7,9 +7,9 @@ several, so a sweep of seeds or settings is one tensor program (its stacked buff
 BatchNorm keep per-model running statistics under ``vmap``). Data are cached tensors indexed by
 the loop's batch indices: a step does no decoding, augmentation or tokenization.
 
-Stack models on a GPU. On a CPU a loop over single models is faster: PyTorch has no ``vmap``
-rule for CPU attention yet, and the towers' matrices already fill the cores (four tiny-vit or
-tiny-rn models stacked: 1.2 to 1.5 times the time of training them one after another).
+Stack models on a GPU. On a CPU single models are faster, side by side on the cores
+(:mod:`clipbook.parallel`): PyTorch has no ``vmap`` rule for CPU attention yet (four tiny-vit
+or tiny-rn models stacked: 1.2 to 1.5 times the time of training them one after another).
 """
 
 from __future__ import annotations
