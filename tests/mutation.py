@@ -1,5 +1,6 @@
-"""`make mutation`: mutmut over the code that decides what the book tells its readers, then a
-score per module and every surviving mutant by name (``mutmut show NAME`` shows one).
+"""`make mutation`: mutmut over the code that decides what the book tells its readers, its
+timeouts re-checked by plain pytest runs, then a score per module and every surviving mutant by
+name (``mutmut show NAME`` shows one).
 
 The scope (issue 16): the metrics and statistics (``evaluate``), the claims table, the runner's
 cache key and run record, and each chapter's claim statistics. Training loops are left out: their
@@ -9,9 +10,11 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import subprocess
 import sys
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,9 +40,11 @@ SCOPE = (["clipbook.evaluate.*", "clipbook.book.claims.*", "clipbook.learners.im
          + [f"clipbook.experiments.{m}.x_{f}__mutmut_*" for m, fs in _STATISTICS.items() for f in fs])
 """mutmut's mutant-name patterns (``module.x_function__mutmut_N``) of the code in scope."""
 
-# mutmut's statuses that count as caught (its own score counts a timeout as caught: a mutant that
-# makes the tests run several times longer than they do is one a reader's run would notice).
+# mutmut's statuses that count as caught (a timeout only once a plain re-run confirms it, :func:`recheck`:
+# a mutant that makes the tests run several times longer than they do is one a reader's run would notice).
 _CAUGHT = {"killed", "timeout", "segfault"}
+RECHECK_LIMIT = (6.0, 30.0)
+"""A re-checked mutant's wall-clock limit: this many times its tests' measured seconds, plus this many."""
 
 
 def in_scope(name: str) -> bool:
@@ -59,37 +64,61 @@ def results(mutants: Path) -> dict[str, int | None]:
     return {name: code for name, code in codes.items() if in_scope(name)}
 
 
-def report(codes: dict[str, int | None]) -> tuple[str, list[str]]:
-    """A table of killed, timed out, survived (with the mutants no test runs) and not scored per
-    module, the score (caught over scored, mutmut's: a timeout is caught), the score that counts
-    only mutants a test failed on, and the surviving mutants' names. Re-checked outside mutmut's
-    forked workers, some timeouts pass their tests: "killed only" is the score to trust."""
+def statuses(codes: dict[str, int | None]) -> dict[str, str]:
+    """mutmut's status of each mutant, a function no fast test runs counted as survived (nothing would catch it)."""
     from mutmut.stats import status_by_exit_code
 
+    return {name: "survived" if status_by_exit_code[code] == "no tests" else status_by_exit_code[code]
+            for name, code in codes.items()}
+
+
+def recheck(names: list[str], mutants: Path, workers: int = 2) -> dict[str, str]:
+    """Re-run mutants mutmut timed out on, outside its forked workers, whose timeouts are not
+    reliable here (many pass their tests when re-run plainly): one plain pytest process per
+    mutant, the mutant active, on the tests mutmut maps to its function, with a wall-clock limit
+    of :data:`RECHECK_LIMIT`. Returns "killed", "survived" or "timeout" per mutant."""
+    stats = json.loads((mutants / "mutmut-stats.json").read_text())
+    times, tests_of = stats["duration_by_test"], stats["tests_by_mangled_function_name"]
+
+    def run(name: str) -> str:
+        tests = sorted(tests_of.get(name.split("__mutmut_")[0], []))
+        limit = RECHECK_LIMIT[0] * sum(times.get(t, 0.0) for t in tests) + RECHECK_LIMIT[1]
+        env = os.environ | {"PYTHONPATH": str(mutants / "src"), "MUTANT_UNDER_TEST": name, "OMP_NUM_THREADS": "1"}
+        try:
+            done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-m", "not slow", "-p", "no:cacheprovider",
+                                   *tests], cwd=mutants, env=env, capture_output=True, timeout=limit)
+        except subprocess.TimeoutExpired:
+            return "timeout"
+        return "survived" if done.returncode == 0 else "killed"
+
+    with ThreadPoolExecutor(workers) as pool:
+        return dict(zip(names, pool.map(run, names)))
+
+
+def report(status: dict[str, str]) -> tuple[str, list[str]]:
+    """A table of killed, timed out, survived and not scored mutants per module, the score
+    (caught over scored), and the surviving mutants' names."""
     tally: dict[str, Counter] = defaultdict(Counter)
-    survivors = []
-    for name, code in sorted(codes.items()):
-        status = status_by_exit_code[code]
-        if status == "no tests":  # a function in scope that no fast test runs: nothing would catch it
-            status = "survived"
-        tally[module_of(name)][status if status in _CAUGHT | {"survived"} else "other"] += 1
-        if status == "survived":
-            survivors.append(name)
-    lines = ["| module | killed | timeout | survived | not scored | score | killed only |",
-             "|---|---|---|---|---|---|---|"]
+    for name, s in status.items():
+        tally[module_of(name)][s if s in _CAUGHT | {"survived"} else "other"] += 1
+    lines = ["| module | killed | timeout | survived | not scored | score |", "|---|---|---|---|---|---|"]
     for module, c in sorted(tally.items()):
         killed = c["killed"] + c["segfault"]
         scored = killed + c["timeout"] + c["survived"]
-        score, strict = (f"{(killed + c['timeout']) / scored:.2f}", f"{killed / scored:.2f}") if scored else ("-", "-")
-        lines.append(f"| `{module}` | {killed} | {c['timeout']} | {c['survived']} | {c['other']} | {score} | {strict} |")
-    return "\n".join(lines), survivors
+        score = f"{(killed + c['timeout']) / scored:.2f}" if scored else "-"
+        lines.append(f"| `{module}` | {killed} | {c['timeout']} | {c['survived']} | {c['other']} | {score} |")
+    return "\n".join(lines), sorted(name for name, s in status.items() if s == "survived")
 
 
 def main(argv: list[str]) -> int:
     mutmut = Path(sys.executable).with_name("mutmut")
     patterns = argv or SCOPE
     subprocess.run([str(mutmut), "run", "--max-children", "2", *patterns], cwd=ROOT, check=True)
-    table, survivors = report(results(ROOT / "mutants"))
+    status = statuses(results(ROOT / "mutants"))
+    timeouts = [name for name, s in status.items() if s == "timeout"]
+    print(f"re-checking {len(timeouts)} timeouts with plain pytest runs", flush=True)
+    status |= recheck(timeouts, ROOT / "mutants")
+    table, survivors = report(status)
     print(table)
     print(f"\n{len(survivors)} surviving mutants:", *survivors, sep="\n  ")
     return 0

@@ -17,9 +17,18 @@ def test_mean_ci_matches_the_student_t_formula():
     half = 4.302652729911275 * 1.0 / np.sqrt(3)  # t_{0.975, 2} * s / sqrt(n)
     assert (ci.mean, ci.lo, ci.hi, ci.n) == pytest.approx((2.0, 2.0 - half, 2.0 + half, 3))
     assert mean_ci([0.5, 0.5]) == (0.5, 0.5, 0.5, 2)
-    assert np.isnan(mean_ci([1.0]).lo)
-    with pytest.raises(ValueError):
+    one = mean_ci([1.0])
+    assert one.mean == 1.0 and np.isnan(one.lo) and np.isnan(one.hi) and one.n == 1
+    with pytest.raises(ValueError, match="^mean_ci needs at least one value$"):
         mean_ci([])
+
+
+def test_mean_ci_drops_missing_values_and_counts_the_rest():
+    # None (a missing value in a Python list or an object column) is NaN, as in pandas
+    assert mean_ci([1.0, None, 3.0, float("nan")]) == mean_ci([1.0, 3.0])
+    assert mean_ci([1.0, None, 3.0]).n == 2
+    with pytest.raises(ValueError, match="at least one value"):
+        mean_ci([None, float("nan")])
 
 
 def _sweep():

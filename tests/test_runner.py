@@ -276,3 +276,59 @@ def test_packages_and_modules_are_found_as_files():
     assert runner._module_file("clipbook.experiments") == runner.PACKAGE_DIR / "experiments" / "__init__.py"
     assert runner._module_file("clipbook.plots") == runner.PACKAGE_DIR / "plots.py"
     assert runner._module_file("clipbook.plots.set_style") is None  # a name inside a module, not a file
+
+
+def test_the_cache_key_is_16_hex_digits_whatever_the_order_of_parameters_or_versions(toy, monkeypatch):
+    key = runner.cache_key(toy, {"n": 2, "scale": 1.5})
+    assert len(key) == 16 and int(key, 16) >= 0
+    assert runner.cache_key(toy, {"scale": 1.5, "n": 2}) == key
+    monkeypatch.setattr(runner, "environment_key", lambda: {"torch": "2", "numpy": "1"})
+    key = runner.cache_key(toy, {"n": 2})
+    monkeypatch.setattr(runner, "environment_key", lambda: {"numpy": "1", "torch": "2"})
+    assert runner.cache_key(toy, {"n": 2}) == key
+
+
+def test_a_library_file_s_name_is_in_the_cache_key(toy, tmp_path, monkeypatch):
+    """A module renamed is another program (imports name it): same bytes, another key."""
+    monkeypatch.setattr(runner, "PACKAGE_DIR", tmp_path)
+    for name in ("a.py", "b.py"):
+        (tmp_path / name).write_text("x = 1\n")
+    monkeypatch.setattr(runner, "chapter_code", lambda chapter: [tmp_path / "a.py"])
+    key = runner.cache_key(toy, {})
+    monkeypatch.setattr(runner, "chapter_code", lambda chapter: [tmp_path / "b.py"])
+    assert runner.cache_key(toy, {}) != key
+
+
+def test_the_environment_key_names_the_device_asked_for(monkeypatch):
+    monkeypatch.setenv("CLIPBOOK_DEVICE", "cuda:1")
+    env = runner.environment_key()
+    assert env["CLIPBOOK_DEVICE"] == "cuda:1"
+    assert set(env) == {*runner.KEY_DEPENDENCIES, "CLIPBOOK_DEVICE"}
+
+
+def test_a_chapter_s_code_leaves_out_compiled_python(toy, tmp_path, monkeypatch):
+    package = tmp_path / "clipbook"
+    (package / "__pycache__").mkdir(parents=True)
+    (package / "configs").mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "__pycache__" / "__init__.cpython-311.pyc").write_bytes(b"\0")
+    (package / "configs" / "tiny.json").write_text("{}")
+    monkeypatch.setattr(runner, "PACKAGE_DIR", package)
+    toy.source.write_text(TOY + "\nimport clipbook\n")
+    assert runner.chapter_code(toy) == [package / "__init__.py", package / "configs" / "tiny.json"]
+
+
+def test_a_record_without_a_run_is_a_miss(toy, tmp_path):
+    out = tmp_path / "toy.ipynb"
+    runner.run(toy, {"n": 2}, output=out, progress=False)
+    runner.results_path(out).write_text('{"claims": []}')  # e.g. written by hand, or by an older book
+    assert not runner.is_current(toy, out, {"n": 2})
+
+
+def test_a_notebook_that_does_not_read_is_named_in_a_warning_at_the_caller(toy, tmp_path):
+    out = tmp_path / "toy.ipynb"
+    runner.run(toy, {"n": 2}, output=out, progress=False)
+    out.write_text("not json")
+    with pytest.warns(UserWarning, match=r"its notebook does not read \(NotJSONError\); it will be run again$") as seen:
+        assert not runner.is_current(toy, out, {"n": 2})
+    assert seen[0].filename == __file__
