@@ -45,7 +45,8 @@ test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"
 
 # Mutation testing of the code that decides what readers are told (tests/mutation.py says which;
-# [tool.mutmut] in pyproject.toml, against which tests); slow, not part of `make test`. Prints the
+# [tool.mutmut] in pyproject.toml, against which tests); slow, not part of `make test`. Each mutant
+# mutmut times out on is re-run by a plain pytest process (many pass there), then it prints the
 # score per module and each mutant that survived; `mutmut show NAME` shows one. One thread per
 # test process (mutmut runs two): its timeouts are CPU-time limits, which threads spinning on
 # shared cores would reach without the mutant being slow.
