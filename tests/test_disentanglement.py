@@ -4,9 +4,12 @@ and four codes with a known ordering (factorized, rotated, with a nuisance dimen
 import functools
 import math
 import os
+from collections import Counter
 
 import numpy as np
 import pytest
+from scipy import stats
+from sklearn.linear_model import LogisticRegression
 
 from clipbook.evaluate import disentanglement as dis
 
@@ -276,3 +279,44 @@ def test_the_pair_sampler_never_pairs_a_row_with_itself():
     factors, codes = np.array([[0], [1], [1], [1]]), np.arange(4.0)[:, None]
     features, _ = dis._fixed_factor_features(codes, factors, 500, 1, np.random.default_rng(0))
     assert features.min() >= 1
+
+
+def test_explicitness_does_not_depend_on_each_dimension_s_unit_or_origin():
+    """The codes are standardized on the training rows: rescaling and shifting each dimension, by
+    orders of magnitude, leaves explicitness as it was; a dimension constant there is harmless."""
+    factors, codes = _codes(400)
+    codes = codes["nuisance"]
+    moved = np.column_stack([codes * [1e-3, 1e3, 7.0] + [5.0, -1e4, 0.5], np.full(len(codes), 2.0)])
+    expected = dis.modularity_explicitness(codes, factors).explicitness
+    assert dis.modularity_explicitness(moved, factors).explicitness == pytest.approx(expected, abs=1e-9)
+
+
+def test_modularity_bins_the_codes_as_asked():
+    factors, codes = _codes(400)
+    codes = codes["nuisance"]
+    train, _ = dis._split(len(codes), 0.2, 0)
+    by_bins = {b: dis.modularity(dis.mutual_information(codes[train], factors[train], b)) for b in (3, dis.N_BINS)}
+    assert by_bins[3] != pytest.approx(by_bins[dis.N_BINS])  # the example tells the binnings apart
+    assert dis.modularity_explicitness(codes, factors, n_bins=3).modularity == pytest.approx(by_bins[3])
+
+
+def test_explicitness_averages_over_the_classes_the_test_rows_hold():
+    """Three classes, separable on one dimension; the test rows hold two of them. The absent class
+    has no ROC-AUC and is left out, so the two present classes, perfectly ranked, give 1."""
+    codes = np.array([-3.0, -2.9, -3.1, 0.0, 0.1, -0.1, 3.0, 3.1, 2.9])[:, None]
+    factor = np.repeat([0, 1, 2], 3)
+    model = LogisticRegression().fit(codes, factor)
+    assert dis._roc_auc(model, np.array([[-3.0], [-2.5], [0.2], [0.0]]), np.array([0, 0, 1, 1])) == 1.0
+
+
+def test_z_diff_draws_every_partner_of_a_row_equally_often():
+    """In groups of four rows, each of a group's six pairs is drawn with probability 1/6 (a chi-square
+    test of uniformity; drawing one offset too few would make neighbours half as likely)."""
+    factors = np.repeat([0, 1], 4)[:, None]
+    ids = np.arange(8.0)
+    codes = np.column_stack([ids, ids ** 2])
+    features, _ = dis._fixed_factor_features(codes, factors, 6000, 1, np.random.default_rng(0))
+    d, total = features[:, 0], features[:, 1] / features[:, 0]
+    pairs = Counter(zip(np.round((total - d) / 2).astype(int), np.round((total + d) / 2).astype(int)))
+    assert len(pairs) == 12
+    assert stats.chisquare(list(pairs.values())).pvalue > 0.001

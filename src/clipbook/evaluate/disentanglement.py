@@ -33,7 +33,7 @@ from scipy import stats
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import mutual_info_score, roc_auc_score
-from sklearn.preprocessing import label_binarize
+from sklearn.preprocessing import StandardScaler, label_binarize
 from sklearn.svm import LinearSVC
 
 from clipbook.evaluate.spectral import effective_rank
@@ -195,8 +195,7 @@ def modularity_explicitness(codes, factors, *, n_bins: int = N_BINS, test_fracti
     regression per factor on the standardized codes."""
     codes, factors = _check(codes, factors)
     train, test = _split(len(codes), test_fraction, seed)
-    mean, std = codes[train].mean(axis=0), codes[train].std(axis=0)
-    scaled = (codes - mean) / np.where(std > 0, std, 1.0)
+    scaled = StandardScaler().fit(codes[train]).transform(codes)  # a constant dimension is centred only
     aucs = [_roc_auc(LogisticRegression(max_iter=1000).fit(scaled[train], f[train]), scaled[test], f[test])
             for f in factors.T]
     return ModularityExplicitness(modularity(mutual_information(codes[train], factors[train], n_bins)),
