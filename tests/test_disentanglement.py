@@ -9,6 +9,7 @@ from collections import Counter
 import numpy as np
 import pytest
 from scipy import stats
+from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
 from clipbook.evaluate import disentanglement as dis
@@ -320,3 +321,13 @@ def test_z_diff_draws_every_partner_of_a_row_equally_often():
     pairs = Counter(zip(np.round((total - d) / 2).astype(int), np.round((total + d) / 2).astype(int)))
     assert len(pairs) == 12
     assert stats.chisquare(list(pairs.values())).pvalue > 0.001
+
+
+def test_scores_train_dci_with_the_classifier_given():
+    """Chapter 5 passes small boosted forests (``dci_trees``): DCI's three numbers come from them."""
+    codes, factors = NOISE, FACTORS[:300]
+    small = functools.partial(GradientBoostingClassifier, n_estimators=2)
+    row, d = dis.scores(codes, factors, dci_classifier=small), dis.dci(codes, factors, classifier=small)
+    assert (row["dci_disentanglement"], row["dci_completeness"], row["informativeness"]) == pytest.approx(
+        (d.disentanglement, d.completeness, d.informativeness))
+    assert row["dci_completeness"] != pytest.approx(dis.dci(codes, factors).completeness)  # the default differs
