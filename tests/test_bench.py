@@ -3,7 +3,8 @@
 import json
 
 from clipbook.book import cli
-from clipbook.book.bench import batched_trainer
+from clipbook.book.bench import batched_trainer, side_by_side
+from clipbook.device import num_threads
 
 
 def test_one_figure_can_be_asked_for_by_name(capsys):
@@ -19,3 +20,14 @@ def test_the_batched_trainer_figure_times_a_short_loop():
     assert figure["models"] == 4 and figure["speedup"] > 0
     ratio = figure["batched_model_steps_per_s"] / figure["loop_model_steps_per_s"]
     assert abs(figure["speedup"] - ratio) < 0.05 * ratio  # the speedup is the ratio of the two rates
+
+
+def test_the_side_by_side_figure_times_both_ways_of_training_the_same_models():
+    with num_threads(2):
+        figure = side_by_side(n_models=2, steps=3, batch_size=8, n_images=32)
+    assert figure["workers"] == 2 and figure["models"] == 2
+    alone, together = figure["one_after_another_s"], figure["side_by_side_s"]
+    # the speedup is the ratio of the unrounded times; rounding each to 0.01 s moves the ratio of the
+    # rounded ones by at most 0.005 / together + 0.005 / alone relative, and the speedup's own rounding by 0.005
+    tolerance = alone / together * (0.005 / together + 0.005 / alone) + 0.005
+    assert abs(figure["speedup"] - alone / together) <= tolerance

@@ -12,10 +12,12 @@ import open_clip
 import torch
 
 from clipbook.book.runner import CHAPTERS_OUT, chapters, read_record
+from clipbook.data.captions import WordTokenizer
 from clipbook.data.render import benchmark_renderer
 from clipbook.device import num_threads
 from clipbook.models import linear
 from clipbook.models.towers import create_clip, model_config
+from clipbook.parallel import map_jobs, workers
 from clipbook.training.launcher import (
     export_csv,
     export_model_config,
@@ -24,7 +26,7 @@ from clipbook.training.launcher import (
 )
 from clipbook.training.loop import TrainConfig, train
 from clipbook.training.losses import clip_loss
-from clipbook.training.stacked import StackedModels, clip_loss_fn, fit
+from clipbook.training.stacked import StackedModels, clip_loss_fn, fit, train_clip
 
 
 def _clip_problem(n_models: int, n: int, dim: int, seed: int = 0):
@@ -130,6 +132,33 @@ def trainer_vs_open_clip_train(model: str = "tiny-vit-bpe", n_images: int = 2000
             "ratio": round(ours_rate / theirs_rate, 2)}
 
 
+def side_by_side(model: str = "tiny-vit", n_models: int = 4, steps: int = 100, batch_size: int = 64,
+                 n_images: int = 1024) -> dict:
+    """Wall seconds to train ``n_models`` independent CLIPs one after another on all torch threads,
+    and side by side (:func:`~clipbook.parallel.map_jobs`, one thread each), as a chapter's sweep
+    does; ``speedup`` is the first over the second."""
+    config = model_config(model)
+    images, captions = random_pairs(n_images, config["vision_cfg"]["image_size"])
+    tokens = WordTokenizer(context_length=config["text_cfg"]["context_length"])(captions)  # the chapters' tokenizer
+    cpu = torch.device("cpu")
+
+    def train_one(seed: int) -> None:
+        train_clip([create_clip(model, seed=seed)], images, tokens, TrainConfig(steps=steps, batch_size=batch_size),
+                   device=cpu)
+
+    train_one(0)  # warm-up: first-call costs belong to neither side
+    started = time.perf_counter()
+    for seed in range(n_models):
+        train_one(seed)
+    alone = time.perf_counter() - started
+    started = time.perf_counter()
+    map_jobs(train_one, range(n_models), cpu)
+    together = time.perf_counter() - started
+    return {"model": model, "models": n_models, "steps": steps, "workers": workers(cpu),
+            "one_after_another_s": round(alone, 2), "side_by_side_s": round(together, 2),
+            "speedup": round(alone / together, 2)}
+
+
 def chapter_times() -> dict:
     """Each chapter's last run time at its default profile, from its run record."""
     out = {}
@@ -140,7 +169,8 @@ def chapter_times() -> dict:
 
 
 FIGURES = {"renderer": benchmark_renderer, "batched_linear_trainer": batched_trainer,
-           "trainer_vs_open_clip_train": trainer_vs_open_clip_train, "chapter_run_time_s": chapter_times}
+           "trainer_vs_open_clip_train": trainer_vs_open_clip_train, "side_by_side_training": side_by_side,
+           "chapter_run_time_s": chapter_times}
 """Each figure of ``python -m clipbook bench`` (``--only NAME`` picks one)."""
 
 
