@@ -39,14 +39,9 @@ def map_jobs(fn: Callable[[Job], Result], jobs: Iterable[Job], device: torch.dev
     over the jobs (the jobs' own bars are silenced when they run side by side)."""
     jobs = list(jobs)
     n = min(workers(device), len(jobs))
-    bar = progress(total=len(jobs), desc=desc, unit=unit)
     if n <= 1:
-        results = []
-        for job in jobs:
-            results.append(fn(job))
-            bar.update()
-        bar.close()
-        return results
+        return [fn(job) for job in progress(jobs, desc=desc, unit=unit)]
+    bar = progress(total=len(jobs), desc=desc, unit=unit)
     lock = threading.Lock()
 
     def run(job: Job) -> Result:
