@@ -76,7 +76,8 @@ def recheck(names: list[str], mutants: Path, workers: int = 2) -> dict[str, str]
     """Re-run mutants mutmut timed out on, outside its forked workers, whose timeouts are not
     reliable here (many pass their tests when re-run plainly): one plain pytest process per
     mutant, the mutant active, on the tests mutmut maps to its function, with a wall-clock limit
-    of :data:`RECHECK_LIMIT`. Returns "killed", "survived" or "timeout" per mutant."""
+    of :data:`RECHECK_LIMIT`. Returns "killed" (a test failed), "survived", "timeout", or "error"
+    (pytest itself failed: not scored, so that a broken environment never reads as kills)."""
     stats = json.loads((mutants / "mutmut-stats.json").read_text())
     times, tests_of = stats["duration_by_test"], stats["tests_by_mangled_function_name"]
 
@@ -89,7 +90,7 @@ def recheck(names: list[str], mutants: Path, workers: int = 2) -> dict[str, str]
                                    *tests], cwd=mutants, env=env, capture_output=True, timeout=limit)
         except subprocess.TimeoutExpired:
             return "timeout"
-        return "survived" if done.returncode == 0 else "killed"
+        return {0: "survived", 1: "killed"}.get(done.returncode, "error")
 
     with ThreadPoolExecutor(workers) as pool:
         return dict(zip(names, pool.map(run, names)))

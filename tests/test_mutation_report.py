@@ -22,10 +22,10 @@ def test_recheck_runs_each_mutant_in_a_plain_pytest_process(tmp_path, monkeypatc
     (tmp_path / "test_f.py").write_text(MUTANT_TESTS)
     (tmp_path / "mutmut-stats.json").write_text(json.dumps({
         "duration_by_test": {"test_f.py::test_f": 0.01},
-        "tests_by_mangled_function_name": {"m.x_f": ["test_f.py::test_f"]}}))
+        "tests_by_mangled_function_name": {"m.x_f": ["test_f.py::test_f"], "m.x_g": ["missing.py::test_g"]}}))
     monkeypatch.setattr(mutation, "RECHECK_LIMIT", (1.0, 5.0))
-    names = [f"m.x_f__mutmut_{i}" for i in (1, 2, 3)]
-    assert mutation.recheck(names, tmp_path) == dict(zip(names, ["killed", "survived", "timeout"]))
+    names = [f"m.x_f__mutmut_{i}" for i in (1, 2, 3)] + ["m.x_g__mutmut_1"]  # g's test file does not exist
+    assert mutation.recheck(names, tmp_path) == dict(zip(names, ["killed", "survived", "timeout", "error"]))
 
 
 def test_the_report_scores_caught_over_scored_per_module():
