@@ -77,7 +77,7 @@ def test_a_claim_on_statistics_that_are_not_numbers_is_undecided_and_fails_an_en
     claims.add("b", "Y is small.", "Paper", "value below 1", "nan", float("nan") < 1, evidence=[float("nan")])
     claims.add("c", "Z.", "Paper", "CI above 0", "ok", True, evidence=[mean_ci([0.1, 0.3]), 0.5])
     assert [c.verdict for c in claims.claims] == ["undecided", "undecided", "reproduced"]
-    with pytest.raises(ClaimsNotAsReported, match="a: undecided .* not numbers at this budget"):
+    with pytest.raises(ClaimsNotAsReported, match="a: undecided .* not numbers, or its test could not decide at this budget"):
         claims.finish(not_reproduced=["a", "b"])
     assert claims.finish(enforce=False).loc["a", "verdict"] == "undecided"
     assert json.loads(results_file.read_text())["claims"][0]["reproduced"] is None
@@ -126,8 +126,8 @@ def test_the_failure_message_names_each_surprise_and_what_the_text_says(results_
         "demo: verdicts differ from the text:",
         "  a: not reproduced (the chapter reports it as reproduced); measured 0.1 [0.05, 0.15]",
         "  b: reproduced (the chapter reports it as not reproduced); measured 0.1 [0.05, 0.15]",
-        "  c: undecided (the chapter reports it as reproduced); measured nan; its statistics are not numbers at this "
-        "budget (more seeds?)"]
+        "  c: undecided (the chapter reports it as reproduced); measured nan; its statistics are not numbers, or its "
+        "test could not decide at this budget (more seeds?)"]
 
 
 def test_an_interval_over_one_value_is_undecided_even_with_finite_bounds():
@@ -136,3 +136,25 @@ def test_an_interval_over_one_value_is_undecided_even_with_finite_bounds():
     claims.add("b", "Y.", "Paper", "CI above 0", "", True, evidence=[Interval(0.5, 0.4, float("inf"), 3)])
     claims.add("c", "Z.", "Paper", "CI above 0", "", True, evidence=[Interval(0.5, 0.4, 0.6, 2)])
     assert [c.verdict for c in claims.claims] == ["undecided", "undecided", "reproduced"]
+
+
+def test_a_rule_that_decides_nothing_gives_undecided_which_the_text_can_report(results_file):
+    """An equivalence test whose interval straddles its margin neither confirms nor refutes."""
+    claims = _claims(True)
+    claims.add("b", "Y is small.", "Paper", "90% CI within +/- 0.05", "0.04 [-0.01, 0.09]", None,
+               evidence=[mean_ci([0.0, 0.08])])
+    assert claims.claims[-1].verdict == "undecided"
+    with pytest.raises(ClaimsNotAsReported, match="b: undecided \\(the chapter reports it as reproduced\\)"):
+        claims.finish()
+    claims.finish(undecided=["b"])
+    assert [c["expected"] for c in json.loads(results_file.read_text())["claims"]] == [True, None]
+    with pytest.raises(ClaimsNotAsReported, match="b: undecided \\(the chapter reports it as not reproduced\\)"):
+        claims.finish(not_reproduced=["b"])
+
+
+def test_the_text_cannot_report_a_claim_twice_or_an_unknown_one_as_undecided(results_file):
+    claims = _claims(True)
+    with pytest.raises(ValueError, match="both not reproduced and undecided"):
+        claims.finish(not_reproduced=["a"], undecided=["a"])
+    with pytest.raises(ValueError, match="undecided names unknown claims \\['z'\\]"):
+        claims.finish(undecided=["z"])

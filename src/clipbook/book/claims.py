@@ -30,6 +30,7 @@ from clipbook.evaluate.stats import Interval
 RESULTS_ENV = "CLIPBOOK_RESULTS"
 Origin = Literal["paper", "book"]
 ORIGIN_LABELS = {"paper": "the paper", "book": "this book"}
+VERDICTS = {True: "reproduced", False: "not reproduced", None: "undecided"}
 
 
 def _decidable(statistic: Interval | float) -> bool:
@@ -55,7 +56,7 @@ class Claim:
 
     @property
     def verdict(self) -> str:
-        return {True: "reproduced", False: "not reproduced", None: "undecided"}[self.reproduced]
+        return VERDICTS[self.reproduced]
 
 
 @dataclass
@@ -63,17 +64,20 @@ class ClaimSet:
     chapter: str
     claims: list[Claim] = field(default_factory=list)
 
-    def add(self, id: str, statement: str, source: str, test: str, measured: str, reproduced: bool,
+    def add(self, id: str, statement: str, source: str, test: str, measured: str, reproduced: bool | None,
             *, origin: Origin = "paper", evidence: Sequence[Interval | float] = ()) -> None:
-        """State a claim and its verdict. ``evidence`` lists the statistics the rule read: if any
-        is not a number (an interval over fewer than two seeds, a NaN), the claim is undecided
-        whatever ``reproduced`` says, since every comparison with NaN is False."""
+        """State a claim and its verdict. ``reproduced`` is None when the rule itself decides
+        nothing (an equivalence test whose interval straddles its margin: too little power).
+        ``evidence`` lists the statistics the rule read: if any is not a number (an interval
+        over fewer than two seeds, a NaN), the claim is undecided whatever ``reproduced`` says,
+        since every comparison with NaN is False."""
         if any(c.id == id for c in self.claims):
             raise ValueError(f"claim {id!r} is stated twice")
         if origin not in ORIGIN_LABELS:
             raise ValueError(f"origin must be one of {tuple(ORIGIN_LABELS)}, got {origin!r}")
         decided = all(_decidable(e) for e in evidence)
-        self.claims.append(Claim(id, statement, source, test, measured, bool(reproduced) if decided else None, origin))
+        verdict = None if reproduced is None or not decided else bool(reproduced)
+        self.claims.append(Claim(id, statement, source, test, measured, verdict, origin))
 
     def table(self) -> pd.DataFrame:
         return pd.DataFrame(
@@ -84,28 +88,34 @@ class ClaimSet:
     def results_path(self) -> Path:
         return Path(os.environ.get(RESULTS_ENV) or Path("results") / f"{self.chapter}.json")
 
-    def finish(self, *, enforce: bool = True, not_reproduced: Sequence[str] = ()) -> pd.DataFrame:
+    def finish(self, *, enforce: bool = True, not_reproduced: Sequence[str] = (),
+               undecided: Sequence[str] = ()) -> pd.DataFrame:
         """Write the results file and return the table.
 
-        ``not_reproduced`` lists the claims the chapter's text reports as not reproduced; with
-        ``enforce`` a verdict that differs from the text raises :class:`ClaimsNotAsReported`
-        (after the results are written, so they can be read).
+        ``not_reproduced`` and ``undecided`` list the claims the chapter's text reports as not
+        reproduced and as undecided; with ``enforce`` a verdict that differs from the text raises
+        :class:`ClaimsNotAsReported` (after the results are written, so they can be read).
         """
-        unknown = sorted(set(not_reproduced) - {c.id for c in self.claims})
-        if unknown:
-            raise ValueError(f"{self.chapter}: not_reproduced names unknown claims {unknown}")
-        expected = {c.id: c.id not in not_reproduced for c in self.claims}
+        for name, ids in (("not_reproduced", not_reproduced), ("undecided", undecided)):
+            unknown = sorted(set(ids) - {c.id for c in self.claims})
+            if unknown:
+                raise ValueError(f"{self.chapter}: {name} names unknown claims {unknown}")
+        if set(not_reproduced) & set(undecided):
+            raise ValueError(f"{self.chapter}: claims {sorted(set(not_reproduced) & set(undecided))} are listed "
+                             "as both not reproduced and undecided")
+        expected = {c.id: None if c.id in undecided else c.id not in not_reproduced for c in self.claims}
         path = self.results_path()
         path.parent.mkdir(parents=True, exist_ok=True)
         record = {"chapter": self.chapter, "enforced": enforce,
                   "claims": [asdict(c) | {"verdict": c.verdict, "expected": expected[c.id]} for c in self.claims],
                   "environment": describe_environment()}
         path.write_text(json.dumps(record, indent=2))
-        surprises = [c for c in self.claims if c.reproduced is not expected[c.id]]  # undecided is always one
+        surprises = [c for c in self.claims if c.reproduced is not expected[c.id]]
         if enforce and surprises:
             lines = [f"  {c.id}: {c.verdict} (the chapter reports it as "
-                     f"{'reproduced' if expected[c.id] else 'not reproduced'}); measured {c.measured}"
-                     + ("; its statistics are not numbers at this budget (more seeds?)" if c.reproduced is None else "")
+                     f"{VERDICTS[expected[c.id]]}); measured {c.measured}"
+                     + ("; its statistics are not numbers, or its test could not decide at this budget "
+                        "(more seeds?)" if c.reproduced is None else "")
                      for c in surprises]
             raise ClaimsNotAsReported(f"{self.chapter}: verdicts differ from the text:\n" + "\n".join(lines))
         return self.table()
