@@ -7,7 +7,8 @@ import torch
 
 from clipbook.evaluate.classify import accuracy, linear_probe, probe_accuracy
 from clipbook.evaluate.readout import own_class_vote, signal_share
-from clipbook.evaluate.stats import ci_table, mean_ci, paired_difference, spearman_ci, spearman_per_group, summarize
+from clipbook.evaluate.stats import (ci_table, equivalence, equivalence_power, mean_ci, paired_difference, spearman_ci,
+                                     spearman_per_group, summarize)
 from clipbook.evaluate.zero_shot import ensemble_head, linear_head
 from clipbook.models import linear
 
@@ -151,3 +152,24 @@ def test_spearman_ci_needs_paired_samples_of_three():
     for x, y in (([1.0, 2.0], [1.0, 2.0]), ([1.0, 2.0, 3.0], [1.0, 2.0])):
         with pytest.raises(ValueError, match="^spearman_ci needs two equally long samples of at least three values$"):
             spearman_ci(x, y)
+
+
+def test_equivalence_reads_the_90_percent_interval_against_the_margin():
+    # mean 0.01, sd 0.01155, n 4: the 90% interval is 0.01 +/- t(0.95, 3) * 0.005774 = [-0.0036, 0.0236]
+    values = [0.0, 0.0, 0.02, 0.02]
+    assert mean_ci(values, 0.9).hi == pytest.approx(0.01 + 2.3534 * 0.005774, abs=1e-4)
+    assert equivalence(values, margin=0.03) is True
+    assert equivalence(values, margin=0.02) is None  # straddles +0.02: too little power to say
+    assert equivalence([v + 0.1 for v in values], margin=0.03) is False  # wholly beyond the margin
+    assert equivalence([v - 0.1 for v in values], margin=0.03) is False
+    assert equivalence([0.0], margin=0.03) is None  # one seed decides nothing
+    # a 95% interval would straddle where the 90% one decides (TOST at 5% reads the 90% interval)
+    assert mean_ci(values, 0.95).hi > 0.028 and equivalence(values, 0.024) is True
+
+
+def test_equivalence_power_grows_with_seeds_and_falls_with_spread_and_effect():
+    assert equivalence_power(0.03, 10, 0.05) > equivalence_power(0.03, 5, 0.05) > equivalence_power(0.06, 5, 0.05)
+    assert equivalence_power(0.03, 5, 0.05, effect=0.04) < equivalence_power(0.03, 5, 0.05)
+    assert equivalence_power(0.001, 5, 0.05) == 1.0 and equivalence_power(0.03, 5, 0.05, effect=0.2) == 0.0
+    # the simulation's own seed moves it by Monte Carlo error only
+    assert abs(equivalence_power(0.03, 6, 0.05, seed=1) - equivalence_power(0.03, 6, 0.05, seed=2)) < 0.02

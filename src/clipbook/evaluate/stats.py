@@ -44,6 +44,32 @@ def mean_ci(values: Sequence[float], confidence: float = 0.95) -> Interval:
     return Interval(mean, float(lo), float(hi), len(x))
 
 
+def equivalence(values: Sequence[float], margin: float, alpha: float = 0.05) -> bool | None:
+    """Two one-sided tests (TOST) at level ``alpha``, read off the ``1 - 2 alpha`` Student-t
+    interval: True (equivalent) when it lies within +/- ``margin``, False (different by more than
+    the margin) when it lies wholly outside, None (the data cannot decide) when it straddles
+    a bound. An interval that is not a number decides nothing either."""
+    interval = mean_ci(values, 1 - 2 * alpha)
+    if not (np.isfinite(interval.lo) and np.isfinite(interval.hi)):
+        return None
+    if -margin < interval.lo and interval.hi < margin:
+        return True
+    if interval.lo >= margin or interval.hi <= -margin:
+        return False
+    return None
+
+
+def equivalence_power(sd: float, n: int, margin: float, effect: float = 0.0, alpha: float = 0.05,
+                      draws: int = 20_000, seed: int = 0) -> float:
+    """The chance that :func:`equivalence` confirms equivalence with ``n`` seeds when the true
+    mean effect is ``effect`` and seeds vary with standard deviation ``sd`` (normal; simulated
+    with ``draws`` seeded samples): the number of seeds an equivalence claim needs."""
+    x = np.random.default_rng(seed).normal(effect, sd, size=(draws, n))
+    half = stats.t.ppf(1 - alpha, n - 1) * x.std(axis=1, ddof=1) / np.sqrt(n)
+    mean = x.mean(axis=1)
+    return float(np.mean((mean - half > -margin) & (mean + half < margin)))
+
+
 def summarize(df: pd.DataFrame, by: str | list[str], value: str, confidence: float = 0.95) -> pd.DataFrame:
     """One row per group: mean, lo, hi, n of ``value``."""
     rows = df.groupby(by, sort=True)[value].apply(lambda v: pd.Series(mean_ci(v, confidence)._asdict()))
