@@ -1,12 +1,15 @@
 """The batched trainer trains each model exactly as if it were alone, deterministically."""
 
+import math
+from dataclasses import replace
+
 import pytest
 import torch
 import torch.nn.functional as F
 from open_clip.loss import ClipLoss
 
 from clipbook.models import linear
-from clipbook.training.loop import TrainConfig, train
+from clipbook.training.loop import TrainConfig, learning_rate, train
 from clipbook.training.losses import clip_loss, cross_entropy, weighted_negatives_loss
 
 CPU = torch.device("cpu")
@@ -134,3 +137,33 @@ def test_one_step_moves_each_stacked_model_by_its_own_gradient(optimizer):
     gradient = torch.stack([(2 * (x @ w_m)[:, None] * x).mean(0) for w_m in w])
     step = gradient if optimizer == "sgd" else gradient.sign()
     torch.testing.assert_close(trained, w - 0.1 * step, atol=1e-6, rtol=0)
+
+
+def test_the_cosine_schedule_warms_up_linearly_then_decays_to_zero():
+    config = TrainConfig(steps=110, lr=1.0, schedule="cosine", warmup=10)
+    lrs = [learning_rate(s, config) for s in range(110)]
+    assert lrs[:10] == pytest.approx([(s + 1) / 10 for s in range(10)])
+    assert lrs[10] == pytest.approx(1.0) and lrs[60] == pytest.approx(0.5) and lrs[-1] == pytest.approx(
+        0.5 * (1 + math.cos(math.pi * 99 / 100)))
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
+    assert learning_rate(50, TrainConfig(lr=0.3)) == 0.3
+    with pytest.raises(ValueError, match="schedule"):
+        learning_rate(0, TrainConfig(schedule="step"))
+
+
+def test_training_follows_the_schedule_and_resumes_on_it(tmp_path):
+    # plain SGD on loss = w: each step moves w by exactly the learning rate of that step
+    config = TrainConfig(steps=20, batch_size=1, lr=1.0, optimizer="sgd", schedule="cosine", warmup=5)
+
+    def loss_fn(params, idx):
+        return params["w"].sum(dim=1)
+
+    result = train({"w": torch.zeros(1, 1)}, loss_fn, 4, config, device=torch.device("cpu"))
+    expected = -sum(learning_rate(s, config) for s in range(20))
+    assert result.params["w"].item() == pytest.approx(expected, rel=1e-5)
+    # the checkpoint holds step 16; a resumed run does the last four steps on the same schedule
+    with_checkpoints = replace(config, checkpoint=str(tmp_path / "c.pt"), checkpoint_every=8)
+    train({"w": torch.zeros(1, 1)}, loss_fn, 4, with_checkpoints, device=torch.device("cpu"))
+    assert torch.load(tmp_path / "c.pt", weights_only=False)["step"] == 16
+    resumed = train({"w": torch.zeros(1, 1)}, loss_fn, 4, with_checkpoints, device=torch.device("cpu"))
+    assert resumed.params["w"].item() == pytest.approx(expected, rel=1e-5)

@@ -8,6 +8,7 @@ checks this against an unbatched run.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,6 +35,8 @@ class TrainConfig:
     weight_decay: float = 0.0
     optimizer: Literal["adam", "sgd"] = "adam"
     log_every: int = 0  # 0: log only the first and last step
+    schedule: Literal["constant", "cosine"] = "constant"  # cosine: linear warm-up, then cosine decay to 0
+    warmup: int = 0  # warm-up steps of the cosine schedule
     seed: int = 0
     checkpoint: str | None = None  # file to save to every `checkpoint_every` steps and resume from
     checkpoint_every: int = 1000
@@ -55,6 +58,20 @@ def _optimizer(params: Params, config: TrainConfig) -> torch.optim.Optimizer:
     if config.optimizer == "sgd":
         return torch.optim.SGD(tensors, lr=config.lr, weight_decay=config.weight_decay, fused=fused)
     raise ValueError(f"optimizer must be 'adam' or 'sgd', not {config.optimizer!r}")
+
+
+def learning_rate(step: int, config: TrainConfig) -> float:
+    """The learning rate at ``step``: constant, or CLIP's schedule (a linear warm-up over
+    ``warmup`` steps, then a cosine decay to zero at ``steps``). A pure function of the step, so a
+    resumed run continues the schedule where it stopped."""
+    if config.schedule == "constant":
+        return config.lr
+    if config.schedule != "cosine":
+        raise ValueError(f"schedule must be 'constant' or 'cosine', not {config.schedule!r}")
+    if step < config.warmup:
+        return config.lr * (step + 1) / config.warmup
+    progress_ = (step - config.warmup) / max(1, config.steps - config.warmup)
+    return config.lr * 0.5 * (1 + math.cos(math.pi * progress_))
 
 
 def _batches(n_samples: int, batch_size: int, seed: int, start_step: int = 0):
@@ -110,6 +127,9 @@ def train(params: Params, loss_fn: LossFn, n_samples: int, config: TrainConfig, 
             rows += _snapshot(step, losses, params, metrics)
         optimizer.zero_grad(set_to_none=True)
         losses.sum().backward()
+        if config.schedule != "constant":
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(step, config)
         optimizer.step()
         if ckpt is not None and (step + 1) % config.checkpoint_every == 0:
             _save(ckpt, step + 1, params, buffers, optimizer, rows, config)
