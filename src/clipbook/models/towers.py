@@ -123,6 +123,35 @@ def create_supervised(name: str = "tiny-vit", n_classes: int = 10, *, seed: int 
         return SupervisedClassifier(visual, n_classes)
 
 
+class SimCLREncoder(nn.Module):
+    """A CLIP image tower with SimCLR's projection head (Chen et al. 2020), for image-only
+    contrastive pre-training: ``forward`` gives the L2-normalized projections that the
+    contrastive loss compares. Fine-tuning drops the head and keeps the tower
+    (:func:`classifier_from`), as SimCLR does."""
+
+    def __init__(self, visual: nn.Module):
+        super().__init__()
+        self.visual = visual
+        d = visual.output_dim
+        self.head = nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, d))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.head(self.visual(images)), dim=-1)
+
+
+def create_simclr(name: str = "tiny-vit", *, seed: int = 0, **overrides) -> SimCLREncoder:
+    """SimCLR's encoder on the image tower of ``create_clip(name, seed=seed, **overrides)``."""
+    visual = create_clip(name, seed=seed, **overrides).visual
+    with seeded(seed):
+        return SimCLREncoder(visual)
+
+
+def classifier_from(encoder: SimCLREncoder, n_classes: int, *, seed: int = 0) -> SupervisedClassifier:
+    """A supervised classifier on a copy of a pre-trained encoder's tower (new class prototypes)."""
+    with seeded(seed):
+        return SupervisedClassifier(copy.deepcopy(encoder.visual), n_classes)
+
+
 class Pretrained(NamedTuple):
     model: nn.Module  # in eval mode
     preprocess: Callable  # PIL image -> normalized tensor, as the weights expect

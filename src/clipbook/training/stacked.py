@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
+from clipbook.data.augment import Augment, augment
 from clipbook.device import default_device
 from clipbook.models.towers import MAX_LOGIT_SCALE
 from clipbook.training.loop import LossFn, MetricsFn, Params, TrainConfig, TrainResult, train
@@ -130,6 +131,26 @@ def clip_loss_fn(stack: StackedModels, images: torch.Tensor, tokens: torch.Tenso
     return loss_fn
 
 
+def simclr_loss_fn(stack: StackedModels, images: torch.Tensor, seed: int, temperature: float = 0.1,
+                   views: Augment = Augment()) -> LossFn:
+    """Per-model SimCLR loss of :class:`~clipbook.models.towers.SimCLREncoder` models: two random
+    views of every image in a batch (:func:`~clipbook.data.augment.augment`, drawn from a
+    generator seeded with ``seed``), encoded in one pass (BatchNorm sees both, as in SimCLR's
+    global BatchNorm), and open_clip's ``ClipLoss`` between them at SimCLR's fixed temperature.
+    That is SimCLR's NT-Xent with the other view's images as negatives; the same view's other
+    images, which NT-Xent adds, are left out."""
+    images = images.to(stack.device)
+    generator = torch.Generator(stack.device).manual_seed(seed)
+    scale = torch.full((len(stack),), 1 / temperature, device=stack.device)
+
+    def loss_fn(params: Params, idx: torch.Tensor) -> torch.Tensor:
+        both = torch.cat([augment(images[idx], generator, views) for _ in range(2)])
+        z = stack(params, pixels(both, stack.visual))
+        return clip_loss(z[:, :len(idx)], z[:, len(idx):], scale)
+
+    return loss_fn
+
+
 def supervised_loss_fn(stack: StackedModels, images: torch.Tensor, labels: torch.Tensor) -> LossFn:
     """Per-model cross-entropy of :class:`~clipbook.models.towers.SupervisedClassifier` models."""
     images, labels = images.to(stack.device), labels.to(stack.device)
@@ -164,3 +185,11 @@ def train_supervised(models: Sequence[nn.Module], images: torch.Tensor, labels: 
     stack = StackedModels(models, device)
     return fit(stack, supervised_loss_fn(stack, images, labels), len(images), config, desc=desc)
 
+
+
+def train_simclr(models: Sequence[nn.Module], images: torch.Tensor, config: TrainConfig, *,
+                 device: torch.device | None = None, desc: str = "SimCLR") -> TrainResult:
+    """Pre-train SimCLR encoders, in place, on unlabelled images held as tensors; the views are
+    drawn from ``config.seed``."""
+    stack = StackedModels(models, device)
+    return fit(stack, simclr_loss_fn(stack, images, config.seed), len(images), config, desc=desc)
