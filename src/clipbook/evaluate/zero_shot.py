@@ -9,7 +9,7 @@ similarity. :func:`linear_head` serves the batched linear models (Chapters 1 and
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import open_clip
 import torch
@@ -35,12 +35,18 @@ def linear_head(params: linear.Params, prompts: torch.Tensor) -> torch.Tensor:
     return torch.bmm(linear.encode(params["text"], prompts), params["image"])
 
 
-def tower_logits(stack: StackedModels, prompts: torch.Tensor, n_classes: int):
-    """Zero-shot class scores of stacked open_clip models, in eval mode: ``logits(params, pixels)
-    -> (M, n, K)``; ``prompts`` are the tokens of ``K`` equal-size ensembles in class order."""
+def tower_logits(stack: StackedModels, prompt_sets: Mapping[str, torch.Tensor], n_classes: int):
+    """Zero-shot class scores of stacked open_clip models, in eval mode, one head per prompt set:
+    ``logits(params, pixels) -> {head: (M, n, K)}``; each set holds the tokens (padded to one
+    length) of ``K`` equal-size ensembles in class order. One forward pass encodes the images
+    and every set's prompts."""
+    sizes = [len(p) for p in prompt_sets.values()]
+    prompts = torch.cat(list(prompt_sets.values()))
+
     def logits(params, x):
         image, text, _ = stack.evaluate(params, x, prompts)
-        return image @ ensemble_head(text, n_classes).transpose(1, 2)
+        heads = [ensemble_head(t, n_classes) for t in text.split(sizes, dim=1)]
+        return {name: image @ head.transpose(1, 2) for name, head in zip(prompt_sets, heads)}
 
     return logits
 
