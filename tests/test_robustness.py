@@ -160,3 +160,15 @@ def test_the_effective_robustness_interval_counts_its_resamples():
     # ten distinct baseline models: a resample with no spread in ID (one model drawn ten times) has
     # probability 10 / 10^10, so every one of the 300 resamples is kept
     assert effective_robustness_ci(id_acc, ood, [0.6], [0.7], n_boot=300).n == 300
+
+
+def test_at_accuracy_reads_a_trajectory_where_it_first_reached_an_accuracy():
+    acc, values = [0.2, 0.5, 0.8, 0.6], [0.0, 1.0, 2.0, 3.0]
+    assert robustness.at_accuracy(acc, values, 0.5) == 1.0  # a checkpoint exactly there
+    # between 0.5 and 0.8, linear in logit(ID): logit(0.65) is not the midpoint of logit(0.5) and logit(0.8)
+    w = (special.logit(0.65) - special.logit(0.5)) / (special.logit(0.8) - special.logit(0.5))
+    assert robustness.at_accuracy(acc, values, 0.65) == pytest.approx(1.0 + w)
+    assert robustness.at_accuracy(acc, values, 0.7) < 2.0  # the first crossing, not the later dip to 0.6
+    assert np.isnan(robustness.at_accuracy(acc, values, 0.9))  # never that accurate
+    assert np.isnan(robustness.at_accuracy(acc, values, 0.1))  # already past it at the first checkpoint
+    assert robustness.at_accuracy(acc, values, 0.2) == 0.0

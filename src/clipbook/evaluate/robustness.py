@@ -73,6 +73,23 @@ def effective_robustness_ci(baseline_id, baseline_ood, id_accuracy, ood_accuracy
     return Interval(point, float(lo), float(hi), len(values))
 
 
+def at_accuracy(id_accuracy, values, accuracy: float) -> float:
+    """A model's ``values`` (one per checkpoint, in training order) when its ID accuracy first
+    reached ``accuracy``: linear in logit(ID) between the checkpoint before and the first at or
+    above it. NaN when the model never got there, or was already past it at its first
+    checkpoint (what it was below that is not measured)."""
+    x, y = logit(id_accuracy), np.asarray(values, dtype=float)
+    target = float(logit(accuracy))
+    reached = np.flatnonzero(x >= target)
+    if len(reached) == 0 or (reached[0] == 0 and x[0] > target):
+        return float("nan")
+    k = reached[0]
+    if x[k] == target:
+        return float(y[k])
+    w = (target - x[k - 1]) / (x[k] - x[k - 1])
+    return float(y[k - 1] + w * (y[k] - y[k - 1]))
+
+
 def overlap_midpoint(a, b) -> float:
     """The middle of the range two sets of accuracies share; NaN when they do not overlap."""
     lo, hi = max(np.min(a), np.min(b)), min(np.max(a), np.max(b))
