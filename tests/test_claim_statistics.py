@@ -591,14 +591,17 @@ CH4 = {  # (method, head, diverse_fraction, size_fraction): final ER per seed
     ("clip", "zero-shot", 1.0, 0.5): [0.07, 0.11, 0.12],
     ("clip", "zero-shot", 1.0, 0.25): [0.05, 0.09, 0.08],
     ("clip", "linear probe", 1.0, 1.0): [0.01, 0.03, 0.02],
+    ("clip", "class names", 1.0, 1.0): [0.04, 0.02, 0.07],
     ("caption_labels", "classifier", 1.0, 1.0): [0.06, 0.05, 0.10],
+    ("simclr", "classifier", 1.0, 1.0): [0.11, 0.09, 0.12],
 }
 FACTOR_DELTAS = {  # ER(with) - ER(without) per seed, by hand from CH4
     "training set size": [0.05, 0.03, 0.07],  # diverse full - diverse at the smallest size (0.25, not 0.5)
     "training distribution": [0.08, 0.08, 0.12],  # diverse - narrow
     "language at training time": [0.02, 0.03, 0.04],  # narrow CLIP - supervised
-    "language at test time": [0.09, 0.09, 0.13],  # zero-shot - linear probe
+    "language at test time": [0.06, 0.10, 0.08],  # zero-shot from prompts - from class names
     "contrastive loss": [0.04, 0.07, 0.05],  # zero-shot - caption labels
+    "language and loss (SimCLR)": [-0.01, 0.03, 0.03],  # zero-shot - SimCLR fine-tuned on caption labels
 }
 
 
@@ -609,21 +612,22 @@ def _diversity_results(table=CH4) -> pd.DataFrame:
     final = long_frame({k: dict(step=[400] * 3, er=er) for k, er in table.items()}, keys, shuffle=None)
     early = long_frame({k: dict(step=[100] * 3, er=[-0.5 - e for e in er]) for k, er in table.items()
                         if k[1] != "linear probe"}, keys, shuffle=None)
-    return pd.concat([early, final], ignore_index=True).sample(frac=1, random_state=2)
+    frame = pd.concat([early, final], ignore_index=True).assign(left_out="", id_accuracy=0.5)
+    return frame.sample(frac=1, random_state=2)
 
 
 def test_diversity_factor_effects_per_seed_on_final_checkpoints():
-    effects = diversity.factor_effects(_diversity_results())
-    assert list(effects.columns) == ["factor", "seed", "delta_er"]
+    effects = diversity.factor_effects(_diversity_results(), "final")
+    assert list(effects.columns) == ["factor", "seed", "delta_er", "accuracy"]
     assert list(dict.fromkeys(effects.factor)) == list(diversity.FACTORS)
-    assert len(effects) == 5 * 3
+    assert len(effects) == 6 * 3
     for factor, deltas in FACTOR_DELTAS.items():
         got = effects[effects.factor == factor].set_index("seed").delta_er.sort_index()
         assert list(got.index) == list(SEEDS)
         np.testing.assert_allclose(got.to_numpy(), deltas, rtol=0, atol=TOL)
     # without a reduced training set there is no size factor
     full_size = {k: v for k, v in CH4.items() if k[3] == 1.0}
-    effects = diversity.factor_effects(_diversity_results(full_size))
+    effects = diversity.factor_effects(_diversity_results(full_size), "final")
     assert set(effects.factor) == set(FACTOR_DELTAS) - {"training set size"}
 
 

@@ -70,8 +70,9 @@ def _chapter_2(config):
 
 
 def _chapter_4(config):
-    runs = [diversity.Setting(m, 1.0, 1.0) for m in ("clip", "supervised", "caption_labels")]
-    return diversity.run_sweep(DiversityWorld(n_train=64, n_test=32), runs, [0, 1], config, device=CPU).results
+    runs = [diversity.Setting(m, 1.0, 1.0) for m in ("clip", "supervised", "simclr")]
+    return diversity.run_sweep(DiversityWorld(n_train=64, n_test=32), runs, [0, 1], config, left_out_per_seed=1,
+                               pretrain_steps=2, device=CPU).results
 
 
 def _chapter_5(config):

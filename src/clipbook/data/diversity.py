@@ -9,7 +9,7 @@ style (OOD).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping, NamedTuple, Sequence
 
 import numpy as np
@@ -42,8 +42,8 @@ class DiversityWorld:
     positions: tuple[str, ...] = ("center",)
     sizes: tuple[str, ...] = ("medium", "large")
     textures: tuple[str, ...] = ("solid", "stripes")
-    caption_attributes: tuple[str, ...] = ("colour", "size", "texture", "background", "style")
-    p_mention: float = 0.5
+    caption_attributes: tuple[str, ...] = ("colour", "size", "texture")  # what the object looks like, not how it is drawn
+    p_mention: float = 0.2
     p_class: float = 0.8
     context_length: int = 24
 
@@ -58,6 +58,18 @@ class DiversityWorld:
     def diverse(self, seed: int, n: int) -> ShapesSpec:
         """The diverse (web-like) distribution: its styles on every background."""
         return self.spec(self.diverse_styles, BACKGROUNDS, seed, n)
+
+    @property
+    def covered_shifts(self) -> tuple[str, ...]:
+        """The shift styles the diverse distribution contains."""
+        return tuple(s for s in self.shift_styles if s in self.diverse_styles)
+
+    def without(self, style: str) -> "DiversityWorld":
+        """This world with ``style`` left out of the diverse distribution (the other styles share
+        its images): the leave-one-style-out arm's training distribution."""
+        if style not in self.diverse_styles or len(self.diverse_styles) < 2:
+            raise ValueError(f"can only leave out one of several diverse styles {self.diverse_styles}, not {style!r}")
+        return replace(self, diverse_styles=tuple(s for s in self.diverse_styles if s != style))
 
     @property
     def class_names(self) -> tuple[str, ...]:
