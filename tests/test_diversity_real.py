@@ -1,7 +1,5 @@
 """Chapter 4's real-data pipeline, end to end on a tiny ImageNet-like fixture, and its scoring rules."""
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
