@@ -78,7 +78,7 @@ from clipbook import plots
 from clipbook.book.claims import ClaimSet
 from clipbook.data.diversity import DiversityWorld, test_sets
 from clipbook.data.render import make_shapes
-from clipbook.evaluate.stats import ci_table, equivalence, equivalence_power, mean_ci
+from clipbook.evaluate.stats import ci_table, equivalence, equivalence_power
 from clipbook.experiments import diversity, diversity_real
 from clipbook.learners import imagenet_runs
 from clipbook.training.loop import TrainConfig
@@ -265,9 +265,8 @@ plt.show()
 
 # %%
 coverage = diversity.coverage_effects(results)
-coverage_ci = {c: mean_ci(g.delta_er) for c, g in coverage.groupby("comparison")}
-pd.DataFrame({c: {"delta ER": round(i.mean, 3), "95% CI": f"[{i.lo:.3f}, {i.hi:.3f}]", "seeds": i.n}
-              for c, i in coverage_ci.items()}).T
+coverage_ci = diversity.factor_intervals(coverage, by="comparison")
+diversity.factor_table(coverage, by="comparison")
 
 # %% [markdown]
 # ## Effective robustness along training

@@ -143,8 +143,9 @@ def test_coverage_compares_the_left_out_style_with_and_without_it_in_training():
     rows += model("sketch", 1.0, 0.2, 2)  # a seed without the other models: no comparison
     effects = diversity.coverage_effects(pd.DataFrame(rows))
     assert len(effects) == 4 and set(effects["style"]) == {"sketch"}
-    got = effects.groupby("comparison").delta_er.mean()
+    got = {c: i.mean for c, i in diversity.factor_intervals(effects, by="comparison").items()}
     assert got["covered - left out"] == pytest.approx(0.8 * 0.3) and got["left out - narrow"] == pytest.approx(0.8 * 0.1)
+    assert diversity.factor_table(effects, by="comparison")["seeds"].tolist() == [2, 2]
     labels = diversity.style_effective_robustness(pd.DataFrame(rows), ["sketch", "cartoon", "edge"],
                                                   ["sketch", "cartoon"])
     by = labels[labels.seed == 0].groupby(["shift", "training set"]).size().to_dict()
@@ -276,6 +277,6 @@ def test_the_longest_jobs_start_first_and_the_rows_come_back_complete(monkeypatc
 def test_the_smallest_clip_accuracy_reads_the_smallest_diverse_zero_shot_models():
     final = pd.DataFrame(dict(method=["clip"] * 5 + ["supervised"], head=["zero-shot"] * 3 + ["class names", "zero-shot",
                                                                                               "classifier"],
-                              diverse_fraction=[1.0, 1.0, 1.0, 1.0, 0.0, 0.0], size_fraction=[0.5, 0.5, 1.0, 0.5, 0.5, 0.1],
+                              diverse_fraction=[1.0, 1.0, 1.0, 1.0, 0.0, 0.0], size_fraction=[0.5, 0.5, 1.0, 0.5, 0.5, 1.0],
                               left_out=[""] * 6, id_accuracy=[0.4, 0.6, 0.9, 0.1, 0.1, 0.1]))
     assert diversity.smallest_clip_accuracy(final) == pytest.approx(0.5)

@@ -254,9 +254,7 @@ def factor_effects(results: pd.DataFrame, reading: Reading = "matched", factors:
 def smallest_clip_accuracy(final_rows: pd.DataFrame) -> float:
     """Mean final ID accuracy of the zero-shot CLIPs on the smallest diverse set (the size
     factor tests nothing if they stay near chance)."""
-    clip = final_rows[(final_rows.method == "clip") & (final_rows["head"] == "zero-shot")
-                      & (final_rows.left_out == "") & (final_rows.diverse_fraction == 1.0)]
-    return float(clip[clip.size_fraction == clip.size_fraction.min()].id_accuracy.mean())
+    return float(_models(final_rows, FACTORS["training set size"][1]).id_accuracy.mean())
 
 
 def both_readings(results: pd.DataFrame) -> pd.DataFrame:
@@ -282,15 +280,15 @@ def accuracy_gaps(final_rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
-def factor_intervals(effects: pd.DataFrame, confidence: float = 0.95) -> dict[str, Interval]:
-    """Mean change in ER per factor with its Student-t interval over seeds (seeds where the
-    matched reading is NaN are dropped)."""
-    return {f: mean_ci(g.delta_er, confidence) for f, g in effects.groupby("factor", sort=False)}
+def factor_intervals(effects: pd.DataFrame, confidence: float = 0.95, by: str = "factor") -> dict[str, Interval]:
+    """Mean change in ER per factor (or per value of column ``by``) with its Student-t interval
+    over seeds (seeds where the matched reading is NaN are dropped)."""
+    return {f: mean_ci(g.delta_er, confidence) for f, g in effects.groupby(by, sort=False)}
 
 
-def factor_table(effects: pd.DataFrame) -> pd.DataFrame:
+def factor_table(effects: pd.DataFrame, by: str = "factor") -> pd.DataFrame:
     """:func:`factor_intervals` as a table, with the 90% interval that the equivalence tests read."""
-    wide, tost = factor_intervals(effects), factor_intervals(effects, 0.90)
+    wide, tost = factor_intervals(effects, by=by), factor_intervals(effects, 0.90, by=by)
     return pd.DataFrame({f: {"delta ER": round(i.mean, 3), "95% CI": f"[{i.lo:.3f}, {i.hi:.3f}]",
                              "90% CI": f"[{tost[f].lo:.3f}, {tost[f].hi:.3f}]", "seeds": i.n}
                          for f, i in wide.items()}).T
