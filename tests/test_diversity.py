@@ -132,22 +132,30 @@ def test_the_matched_reading_compares_models_where_their_trajectories_share_an_a
 
 
 def test_coverage_compares_the_left_out_style_with_and_without_it_in_training():
-    def model(left_out, fraction, er_sketch, seed):
+    def model(left_out, fraction, er_sketch, seed):  # the class-names head is 1.0 less robust everywhere
         return [dict(method="clip", head=head, diverse_fraction=fraction, size_fraction=1.0, left_out=left_out,
-                     seed=seed, step=step, id_accuracy=acc, er_sketch=er_sketch * acc, er_cartoon=0.0, er_edge=0.0)
-                for head in ("zero-shot", "class names") for step, acc in ((1, 0.5), (2, 0.8))]
+                     seed=seed, step=step, id_accuracy=acc, er_sketch=er_sketch * acc - shift, er_cartoon=-shift,
+                     er_edge=0.0)
+                for head, shift in (("zero-shot", 0.0), ("class names", 1.0)) for step, acc in ((1, 0.5), (2, 0.8))]
 
     rows = []
     for seed in (0, 1):
         rows += model("", 1.0, 0.5, seed) + model("", 0.0, 0.1, seed) + model("sketch", 1.0, 0.2, seed)
     rows += model("sketch", 1.0, 0.2, 2)  # a seed without the other models: no comparison
+    rows += model("sketch", 1.0, 0.2, 3) + model("", 0.0, 0.1, 3)  # without the covered model: one comparison
     effects = diversity.coverage_effects(pd.DataFrame(rows))
-    assert len(effects) == 4 and set(effects["style"]) == {"sketch"}
+    assert list(effects.columns) == ["seed", "style", "comparison", "delta_er", "accuracy"]
+    assert effects.seed.tolist() == [0, 0, 1, 1, 3] and set(effects["style"]) == {"sketch"}
+    assert effects.delta_er.tolist() == pytest.approx([0.8 * 0.3, 0.8 * 0.1] * 2 + [0.8 * 0.1])
+    assert list(diversity.coverage_effects(pd.DataFrame(rows[:8])).columns) == list(effects.columns)  # none
     got = {c: i.mean for c, i in diversity.factor_intervals(effects, by="comparison").items()}
     assert got["covered - left out"] == pytest.approx(0.8 * 0.3) and got["left out - narrow"] == pytest.approx(0.8 * 0.1)
-    assert diversity.factor_table(effects, by="comparison")["seeds"].tolist() == [2, 2]
+    assert diversity.factor_table(effects, by="comparison")["seeds"].tolist() == [2, 3]
     labels = diversity.style_effective_robustness(pd.DataFrame(rows), ["sketch", "cartoon", "edge"],
                                                   ["sketch", "cartoon"])
+    assert list(labels.columns) == ["seed", "shift", "training set", "er"] and labels.index.is_unique
+    assert (labels.er > -0.5).all()  # zero-shot heads only, at their last checkpoints
+    assert labels[(labels.seed == 0) & (labels["shift"] == "sketch")].er.tolist() == pytest.approx([0.4, 0.08, 0.16])
     by = labels[labels.seed == 0].groupby(["shift", "training set"]).size().to_dict()
     assert by == {("cartoon", "diverse, with this style"): 2, ("cartoon", "narrow"): 1,
                   ("edge", "diverse, without this style"): 2, ("edge", "narrow"): 1,
@@ -249,15 +257,38 @@ def test_accuracy_columns_average_the_shift_styles_only():
 
 def test_both_readings_and_the_accuracy_gaps_between_compared_models():
     results, _ = diversity.with_effective_robustness(_synthetic_results(OFFSETS))
+    # an earlier, less robust checkpoint of the diverse CLIP, where it was as accurate as the others end
+    early = results[(results.method == "clip") & (results["head"] == "zero-shot") & (results.size_fraction == 1.0)
+                    & (results.diverse_fraction == 1.0)].assign(step=2, id_accuracy=0.5, er=0.0)
+    results = pd.concat([results, early], ignore_index=True).assign(
+        id_accuracy=lambda r: np.where((r.method == "clip") & (r.step == 4) & (r.diverse_fraction == 1.0)
+                                       & (r["head"] == "zero-shot") & (r.size_fraction == 1.0), 0.7, r.id_accuracy))
     both = diversity.both_readings(results)
-    assert set(both.reading) == {"matched accuracy", "last checkpoint"}
+    assert set(both.reading) == {"matched accuracy", "last checkpoint"} and both.index.equals(pd.RangeIndex(len(both)))
     assert len(both) == 2 * len(diversity.FACTORS) * 3
+    for reading, name in (("matched", "matched accuracy"), ("final", "last checkpoint")):
+        expected = diversity.factor_effects(results, reading).delta_er.to_numpy()
+        assert both[both.reading == name].delta_er.to_numpy() == pytest.approx(expected, nan_ok=True)
+    assert not np.allclose(both[both.reading == "matched accuracy"].delta_er, both[both.reading == "last checkpoint"]
+                           .delta_er, equal_nan=True)
+    assert diversity.factor_effects(results).equals(diversity.factor_effects(results, "matched"))  # the default
     final = diversity.final(results)
     gaps = diversity.accuracy_gaps(final)
-    # every non-baseline model ends at 0.6, the supervised one at 0.9
+    # the other models end at 0.6, the diverse CLIP at 0.7, the supervised one at 0.9
     assert gaps.loc["CLIP vs. supervised, narrow images"].to_dict() == pytest.approx(
         {"CLIP": 0.6, "classifier": 0.9, "gap": 0.3})
-    assert gaps.loc["CLIP vs. SimCLR + caption labels, diverse images", "gap"] == pytest.approx(0.0)
+    assert gaps.loc["CLIP vs. SimCLR + caption labels, diverse images", "gap"] == pytest.approx(-0.1)
+    odd = final.assign(id_accuracy=np.where(final.method == "clip", 0.12345, 0.56789))
+    assert diversity.accuracy_gaps(odd).loc["CLIP vs. supervised, narrow images"].tolist() == [0.123, 0.568, 0.444]
+
+
+def test_factor_effects_skip_seeds_that_lack_a_model_and_keep_their_columns_when_empty():
+    results, _ = diversity.with_effective_robustness(_synthetic_results(OFFSETS))
+    partial = results[~((results.method == "simclr") & (results.seed == 1))]
+    effects = diversity.factor_effects(partial, "final")
+    assert effects[effects.factor == "language and loss (SimCLR)"].seed.tolist() == [0, 2]
+    baseline_only = results[diversity.is_baseline(results)]
+    assert list(diversity.factor_effects(baseline_only).columns) == ["factor", "seed", "delta_er", "accuracy"]
 
 
 def test_the_longest_jobs_start_first_and_the_rows_come_back_complete(monkeypatch):

@@ -163,6 +163,10 @@ def test_equivalence_reads_the_90_percent_interval_against_the_margin():
     assert equivalence([v + 0.1 for v in values], margin=0.03) is False  # wholly beyond the margin
     assert equivalence([v - 0.1 for v in values], margin=0.03) is False
     assert equivalence([0.0], margin=0.03) is None  # one seed decides nothing
+    assert equivalence(values, margin=0.022) is None  # an 85% interval (hi 0.0211) would call it equivalent
+    assert equivalence([v - 0.06 for v in values], margin=0.05) is None  # straddles the lower bound
+    # touching the margin is outside it: equivalence needs the interval strictly inside
+    assert equivalence([0.05, 0.05], margin=0.05) is False and equivalence([-0.05, -0.05], margin=0.05) is False
     # a 95% interval would straddle where the 90% one decides (TOST at 5% reads the 90% interval)
     assert mean_ci(values, 0.95).hi > 0.028 and equivalence(values, 0.024) is True
 
@@ -171,5 +175,13 @@ def test_equivalence_power_grows_with_seeds_and_falls_with_spread_and_effect():
     assert equivalence_power(0.03, 10, 0.05) > equivalence_power(0.03, 5, 0.05) > equivalence_power(0.06, 5, 0.05)
     assert equivalence_power(0.03, 5, 0.05, effect=0.04) < equivalence_power(0.03, 5, 0.05)
     assert equivalence_power(0.001, 5, 0.05) == 1.0 and equivalence_power(0.03, 5, 0.05, effect=0.2) == 0.0
-    # the simulation's own seed moves it by Monte Carlo error only
+    # the simulation's own seed moves it by Monte Carlo error only, and a seed gives one number
     assert abs(equivalence_power(0.03, 6, 0.05, seed=1) - equivalence_power(0.03, 6, 0.05, seed=2)) < 0.02
+    assert equivalence_power(0.03, 6, 0.05, seed=3) == equivalence_power(0.03, 6, 0.05, seed=3)
+
+
+def test_equivalence_power_is_the_share_of_simulated_runs_that_equivalence_confirms():
+    sd, n, margin, effect = 0.03, 5, 0.05, 0.01
+    runs = np.random.default_rng(7).normal(effect, sd, size=(2000, n))
+    confirmed = np.mean([equivalence(run, margin) is True for run in runs])
+    assert equivalence_power(sd, n, margin, effect, draws=2000, seed=7) == pytest.approx(confirmed, abs=1e-12)

@@ -169,6 +169,9 @@ def test_at_accuracy_reads_a_trajectory_where_it_first_reached_an_accuracy():
     w = (special.logit(0.65) - special.logit(0.5)) / (special.logit(0.8) - special.logit(0.5))
     assert robustness.at_accuracy(acc, values, 0.65) == pytest.approx(1.0 + w)
     assert robustness.at_accuracy(acc, values, 0.7) < 2.0  # the first crossing, not the later dip to 0.6
+    # between 0.2 and 0.5, where neither end has logit 0
+    w = (special.logit(0.35) - special.logit(0.2)) / (special.logit(0.5) - special.logit(0.2))
+    assert robustness.at_accuracy(acc, values, 0.35) == pytest.approx(w)
     assert np.isnan(robustness.at_accuracy(acc, values, 0.9))  # never that accurate
     assert np.isnan(robustness.at_accuracy(acc, values, 0.1))  # already past it at the first checkpoint
     assert robustness.at_accuracy(acc, values, 0.2) == 0.0
