@@ -428,8 +428,9 @@ claims.finish(enforce=enforce_claims, not_reproduced=not_reproduced, undecided=u
 # saw, its ER is 0.249 [0.064, 0.434] below the full diverse CLIP's on that style (claim g). What
 # it buys without coverage is small and not settled: +0.095 [0.014, 0.176] over narrow CLIP at
 # seeds 0 to 4, +0.019 [-0.095, 0.132] at seeds 1000 to 1004, neither above the 0.03 floor we
-# set (claim h, not reproduced). It is largest for cartoons, which share flat colours with the
-# photos, and nil for noise; edge maps, which no training set holds, gain almost nothing. In this
+# set (claim h, not reproduced). In the default run it is largest for cartoons and nil for noise
+# (each left out at two seeds or fewer, so these are single readings); edge maps, which no
+# training set holds, gain almost nothing. In this
 # world, "CLIP is robust because its data are diverse" means, to a large extent, "because its data
 # contain the shifts".
 #
