@@ -439,8 +439,9 @@ claims.finish(enforce=enforce_claims, not_reproduced=not_reproduced, undecided=u
 # YFCC-15M-Cls, the narrow pair for ImageNet-Captions. The margin of 0.05 is our choice, stated
 # before the run; with five seeds the tests have good power for spreads up to about 0.02 (the
 # table above) and little for the loss arms, whose spreads are larger, so their verdicts are the
-# least firm. The run takes 7.6 to 8 minutes on two quiet cores (456 to 476 s in our runs), over
-# the book's usual 5: seven models per seed (four of them CLIPs, one SimCLR pre-training) at five
-# seeds is what the six tests and the coverage split need. The `paper` profile (ten seeds, ten times the data, 5000 steps, every
+# least firm. The run takes 7.6 to 8.3 minutes on two quiet cores (456 to 495 s in our runs),
+# over the book's usual 5 and at the edge of the 8 we allow a chapter with a reason: seven models
+# per seed (four of them CLIPs, one SimCLR pre-training) at five seeds is what the six tests and
+# the coverage split need. The `paper` profile (ten seeds, ten times the data, 5000 steps, every
 # style left out at every seed, and the real-data experiment above) needs a GPU, and we have not
 # run it.
