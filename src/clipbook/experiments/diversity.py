@@ -6,7 +6,7 @@ from scratch, and the five candidate causes are switched one at a time, with eve
 tested it: size by subsampling the diverse set, language and loss by an image-only SimCLR model
 fine-tuned on labels read off the captions, language at test time by zero-shot heads with and
 without prompt templates. Effects are read between models of the same ID accuracy
-(:func:`matched_effects`), and a leave-one-style-out arm separates diversity from coverage of
+(:func:`factor_effects`), and a leave-one-style-out arm separates diversity from coverage of
 the test styles (:func:`coverage_effects`).
 """
 
@@ -91,9 +91,8 @@ def run_setting(world: DiversityWorld, setting: Setting, seed: int, config: Trai
     """Train one model and measure it: one row per (head, checkpoint) with ID, per-shift and mean
     OOD accuracy. Every head but the linear probe is measured at every logged step (the
     trajectories that matched-accuracy comparisons read); the probe (of :data:`PROBED` only) at
-    the end. The baseline's
-    models (supervised, narrow) log every ``baseline_log_every`` steps if given, so that the line
-    reaches down to low accuracies. SimCLR pre-trains for ``pretrain_steps`` (same batch and
+    the end. The baseline's models (supervised, narrow) log every ``baseline_log_every`` steps if
+    given, so that the line reaches down to low accuracies. SimCLR pre-trains for ``pretrain_steps`` (same batch and
     learning rate) before its ``config.steps`` of fine-tuning."""
     device = device or default_device()
     data = training_set(world.without(setting.left_out) if setting.left_out else world, setting.diverse_fraction,
@@ -189,14 +188,16 @@ class Model(NamedTuple):
     left_out: str = ""
 
 
-CLIP_DIVERSE = Model("clip", "zero-shot", 1.0)
+CLIP_DIVERSE, CLIP_NARROW = Model("clip", "zero-shot", 1.0), Model("clip", "zero-shot", 0.0)
+SUPERVISED = Model("supervised", "classifier", 0.0)
+CAPTION_LABELS, SIMCLR = Model("caption_labels", "classifier", 1.0), Model("simclr", "classifier", 1.0)
 FACTORS = {
     "training set size": (CLIP_DIVERSE, Model("clip", "zero-shot", 1.0, "small")),
-    "training distribution": (CLIP_DIVERSE, Model("clip", "zero-shot", 0.0)),
-    "language at training time": (Model("clip", "zero-shot", 0.0), Model("supervised", "classifier", 0.0)),
+    "training distribution": (CLIP_DIVERSE, CLIP_NARROW),
+    "language at training time": (CLIP_NARROW, SUPERVISED),
     "language at test time": (CLIP_DIVERSE, Model("clip", "class names", 1.0)),
-    "contrastive loss": (CLIP_DIVERSE, Model("caption_labels", "classifier", 1.0)),
-    "language and loss (SimCLR)": (CLIP_DIVERSE, Model("simclr", "classifier", 1.0)),
+    "contrastive loss": (CLIP_DIVERSE, CAPTION_LABELS),
+    "language and loss (SimCLR)": (CLIP_DIVERSE, SIMCLR),
 }
 """Factor -> (with it, without it). Each factor's effect is the change in effective robustness,
 paired by seed, when only that factor changes. Language at test time: the zero-shot head from
@@ -257,17 +258,19 @@ def smallest_clip_accuracy(final_rows: pd.DataFrame) -> float:
     return float(_models(final_rows, FACTORS["training set size"][1]).id_accuracy.mean())
 
 
+READING_NAMES = {"matched": "matched accuracy", "final": "last checkpoint"}
+
+
 def both_readings(results: pd.DataFrame) -> pd.DataFrame:
     """:func:`factor_effects` at matched accuracy and at the last checkpoints, in long format
     with a ``reading`` column (for a figure that shows both)."""
-    return pd.concat([factor_effects(results, r).assign(reading=f"{r} accuracy" if r == "matched" else "last checkpoint")
-                      for r in ("matched", "final")], ignore_index=True)
+    return pd.concat([factor_effects(results, r).assign(reading=name) for r, name in READING_NAMES.items()],
+                     ignore_index=True)
 
 
-ACCURACY_PAIRS = {"CLIP vs. supervised, narrow images": (Model("clip", "zero-shot", 0.0),
-                                                        Model("supervised", "classifier", 0.0)),
-                  "CLIP vs. caption labels, diverse images": (CLIP_DIVERSE, Model("caption_labels", "classifier", 1.0)),
-                  "CLIP vs. SimCLR + caption labels, diverse images": (CLIP_DIVERSE, Model("simclr", "classifier", 1.0))}
+ACCURACY_PAIRS = {"CLIP vs. supervised, narrow images": (CLIP_NARROW, SUPERVISED),
+                  "CLIP vs. caption labels, diverse images": (CLIP_DIVERSE, CAPTION_LABELS),
+                  "CLIP vs. SimCLR + caption labels, diverse images": (CLIP_DIVERSE, SIMCLR)}
 
 
 def accuracy_gaps(final_rows: pd.DataFrame) -> pd.DataFrame:
@@ -296,7 +299,8 @@ def factor_table(effects: pd.DataFrame, by: str = "factor") -> pd.DataFrame:
 
 # ---------------------------------------------------------------- diversity or coverage
 
-COVERAGE = {"covered": CLIP_DIVERSE, "narrow": Model("clip", "zero-shot", 0.0)}
+COVERAGE = {"covered - left out": CLIP_DIVERSE, "left out - narrow": CLIP_NARROW}
+"""Comparison -> the model the left-out CLIP is compared with, on the style it left out."""
 
 
 def coverage_effects(results: pd.DataFrame) -> pd.DataFrame:
@@ -307,13 +311,12 @@ def coverage_effects(results: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (seed, style), left in results[results.left_out != ""].groupby(["seed", "left_out"]):
         left = left[left["head"] == "zero-shot"]
-        for name, model in COVERAGE.items():
+        for comparison, model in COVERAGE.items():
             other = _models(results, model)
             other = other[other.seed == seed]
             if other.empty:
                 continue
-            a, b = (other, left) if name == "covered" else (left, other)
-            comparison = "covered - left out" if name == "covered" else "left out - narrow"
+            a, b = (other, left) if model == CLIP_DIVERSE else (left, other)
             rows.append({"seed": seed, "style": style, "comparison": comparison,
                          **matched_difference(a, b, f"er_{style}")})
     return pd.DataFrame(rows, columns=["seed", "style", "comparison", "delta_er", "accuracy"])

@@ -70,8 +70,8 @@ def learning_rate(step: int, config: TrainConfig) -> float:
         raise ValueError(f"schedule must be 'constant' or 'cosine', not {config.schedule!r}")
     if step < config.warmup:
         return config.lr * (step + 1) / config.warmup
-    progress_ = (step - config.warmup) / max(1, config.steps - config.warmup)
-    return config.lr * 0.5 * (1 + math.cos(math.pi * progress_))
+    decayed = (step - config.warmup) / max(1, config.steps - config.warmup)
+    return config.lr * 0.5 * (1 + math.cos(math.pi * decayed))
 
 
 def _batches(n_samples: int, batch_size: int, seed: int, start_step: int = 0):
