@@ -1,5 +1,7 @@
 """Runner: parameters are checked before compute, writes are atomic, unchanged runs are cached."""
 
+import asyncio
+import gc
 import json
 import tempfile
 from pathlib import Path
@@ -189,6 +191,22 @@ def test_a_cached_run_says_so(toy, tmp_path, capsys):
     capsys.readouterr()
     runner.run(toy, {"n": 2}, output=out, progress=True)
     assert "taken from the cache" in capsys.readouterr().out
+
+
+def test_the_tasks_an_interrupt_leaves_are_ended_and_their_errors_read(caplog):
+    loop = asyncio.new_event_loop()
+
+    async def died():
+        raise RuntimeError("Kernel died")
+
+    failed, waiting = loop.create_task(died()), loop.create_task(asyncio.sleep(3600))
+    loop.run_until_complete(asyncio.sleep(0))  # the first has failed, and no one has read its error
+    runner.retire(loop, {failed, waiting})
+    assert failed.done() and waiting.cancelled()
+    del failed, waiting
+    gc.collect()
+    loop.close()
+    assert "never retrieved" not in caplog.text and "destroyed but it is pending" not in caplog.text
 
 
 def test_sigterm_discards_the_unfinished_run_in_one_line(tmp_path):

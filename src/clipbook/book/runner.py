@@ -11,6 +11,7 @@ source, parameters or library code (the modules the chapter can import) changed.
 from __future__ import annotations
 
 import ast
+import asyncio
 import hashlib
 import json
 import os
@@ -320,7 +321,7 @@ def _execute(chapter: Chapter, parameters: dict[str, Any], work: Path, output: P
     however the run ends (a failing cell, Ctrl-C, SIGTERM)."""
     import papermill
     from jupyter_client.manager import AsyncKernelManager
-    from jupyter_core.utils import run_sync
+    from jupyter_core.utils import ensure_event_loop, run_sync
 
     source, executed, results = work / "source.ipynb", work / "executed.ipynb", work / "results.json"
     nbformat.write(chapter.notebook, source)
@@ -340,8 +341,11 @@ def _execute(chapter: Chapter, parameters: dict[str, Any], work: Path, output: P
         raise RunFailed(f"{chapter.slug} failed in cell {err.exec_count}: {err.ename}: {err.evalue}\n"
                         f"the failed notebook is kept at {failed}; {output} is untouched") from None
     finally:
+        loop = ensure_event_loop()  # the one papermill ran on (jupyter_core's loop of this thread)
+        unfinished = asyncio.all_tasks(loop)  # after an interrupt: the cell being executed and its pollers
         if kernel.has_kernel:
             run_sync(kernel.shutdown_kernel)(now=True)
+        retire(loop, unfinished | asyncio.all_tasks(loop))
         kernel.cleanup_connection_file()
         for k, v in saved.items():
             if v is None:
@@ -350,6 +354,17 @@ def _execute(chapter: Chapter, parameters: dict[str, Any], work: Path, output: P
                 os.environ[k] = v
     record = json.loads(results.read_text()) if results.exists() else {"chapter": chapter.slug, "claims": []}
     return time.perf_counter() - started, record
+
+
+def retire(loop: asyncio.AbstractEventLoop, tasks: set[asyncio.Task]) -> None:
+    """End ``tasks`` on ``loop`` (which is not running) and read their outcomes. An interrupted
+    run leaves its cell's tasks behind; once the kernel is shut down they wake into a
+    ``DeadKernelError`` that no one reads, and asyncio prints it as a traceback when they are
+    collected, after the runner's one-line message."""
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
