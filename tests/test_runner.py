@@ -201,7 +201,7 @@ def test_the_tasks_an_interrupt_leaves_are_ended_and_their_errors_read(caplog):
 
     failed, waiting = loop.create_task(died()), loop.create_task(asyncio.sleep(3600))
     loop.run_until_complete(asyncio.sleep(0))  # the first has failed, and no one has read its error
-    runner.retire(loop, {failed, waiting})
+    runner.retire_tasks(loop, {failed, waiting})
     assert failed.done() and waiting.cancelled()
     del failed, waiting
     gc.collect()

@@ -345,7 +345,7 @@ def _execute(chapter: Chapter, parameters: dict[str, Any], work: Path, output: P
         unfinished = asyncio.all_tasks(loop)  # after an interrupt: the cell being executed and its pollers
         if kernel.has_kernel:
             run_sync(kernel.shutdown_kernel)(now=True)
-        retire(loop, unfinished | asyncio.all_tasks(loop))
+        retire_tasks(loop, unfinished | asyncio.all_tasks(loop))
         kernel.cleanup_connection_file()
         for k, v in saved.items():
             if v is None:
@@ -356,7 +356,7 @@ def _execute(chapter: Chapter, parameters: dict[str, Any], work: Path, output: P
     return time.perf_counter() - started, record
 
 
-def retire(loop: asyncio.AbstractEventLoop, tasks: set[asyncio.Task]) -> None:
+def retire_tasks(loop: asyncio.AbstractEventLoop, tasks: set[asyncio.Task]) -> None:
     """End ``tasks`` on ``loop`` (which is not running) and read their outcomes. An interrupted
     run leaves its cell's tasks behind; once the kernel is shut down they wake into a
     ``DeadKernelError`` that no one reads, and asyncio prints it as a traceback when they are
