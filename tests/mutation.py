@@ -27,7 +27,7 @@ _STATISTICS = {
                      "switch_statistics"],
     "diversity": ["is_baseline", "final", "with_effective_robustness", "model_names", "_models", "matched_difference",
                   "final_difference", "factor_effects", "factor_intervals", "factor_table", "smallest_clip_accuracy",
-                  "coverage_effects", "style_effective_robustness", "left_out_settings"],
+                  "contributes_little", "coverage_effects", "style_effective_robustness", "left_out_settings"],
     "diversity_real": ["effective_robustness"],
     "disentanglement": ["learned_text", "family_differences", "correlations", "positive", "family_gap",
                         "rise_over_training", "metric_gaps", "interval_text"],

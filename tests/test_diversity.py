@@ -311,3 +311,13 @@ def test_the_smallest_clip_accuracy_reads_the_smallest_diverse_zero_shot_models(
                               diverse_fraction=[1.0, 1.0, 1.0, 1.0, 0.0, 0.0], size_fraction=[0.5, 0.5, 1.0, 0.5, 0.5, 1.0],
                               left_out=[""] * 6, id_accuracy=[0.4, 0.6, 0.9, 0.1, 0.1, 0.1]))
     assert diversity.smallest_clip_accuracy(final) == pytest.approx(0.5)
+
+
+def test_a_contributes_little_verdict_is_equivalence_within_the_margin_and_needs_a_learning_small_clip():
+    effects = pd.DataFrame({"factor": ["training set size"] * 3 + ["contrastive loss"] * 3,
+                            "delta_er": [0.01, -0.01, 0.0, 0.2, 0.21, 0.19]})
+    assert diversity.contributes_little(effects, "training set size", 0.05, 0.45) is True
+    assert diversity.contributes_little(effects, "training set size", 0.05, diversity.SIZE_FLOOR) is True
+    assert diversity.contributes_little(effects, "training set size", 0.05, 0.29) is None  # near chance
+    assert diversity.contributes_little(effects, "training set size", 0.05, float("nan")) is None
+    assert diversity.contributes_little(effects, "contrastive loss", 0.05, 0.0) is False  # the floor is size's only

@@ -26,7 +26,7 @@ from clipbook.data.render import ShapesData
 from clipbook.device import default_device
 from clipbook.evaluate.classify import image_features, linear_probe, probe_accuracy
 from clipbook.evaluate.robustness import BaselineFit, at_accuracy, fit_baseline
-from clipbook.evaluate.stats import Interval, mean_ci
+from clipbook.evaluate.stats import Interval, equivalence, mean_ci
 from clipbook.learners.sweeps import Sweep
 from clipbook.learners.towers import train_classifier_measured, train_clip_measured
 from clipbook.models.towers import classifier_from, create_clip, create_simclr, create_supervised
@@ -92,8 +92,8 @@ def run_setting(world: DiversityWorld, setting: Setting, seed: int, config: Trai
     OOD accuracy. Every head but the linear probe is measured at every logged step (the
     trajectories that matched-accuracy comparisons read); the probe (of :data:`PROBED` only) at
     the end. The baseline's models (supervised, narrow) log every ``baseline_log_every`` steps if
-    given, so that the line reaches down to low accuracies. SimCLR pre-trains for ``pretrain_steps`` (same batch and
-    learning rate) before its ``config.steps`` of fine-tuning."""
+    given, so that the line reaches down to low accuracies. SimCLR pre-trains for
+    ``pretrain_steps`` (same batch and learning rate) before its ``config.steps`` of fine-tuning."""
     device = device or default_device()
     data = training_set(world.without(setting.left_out) if setting.left_out else world, setting.diverse_fraction,
                         setting.size_fraction, seed)
@@ -256,6 +256,21 @@ def smallest_clip_accuracy(final_rows: pd.DataFrame) -> float:
     """Mean final ID accuracy of the zero-shot CLIPs on the smallest diverse set (the size
     factor tests nothing if they stay near chance)."""
     return float(_models(final_rows, FACTORS["training set size"][1]).id_accuracy.mean())
+
+
+SIZE_FLOOR = 0.3
+"""The smaller CLIP's mean final ID accuracy (three times chance) below which the size test
+decides nothing."""
+
+
+def contributes_little(effects: pd.DataFrame, factor: str, margin: float, smallest_clip: float) -> bool | None:
+    """The verdict of a contributes-little claim (b to f): :func:`~clipbook.evaluate.stats.equivalence`
+    of the factor's changes in ER within plus or minus ``margin``. The size test is undecided
+    (``None``) when the smaller CLIP's accuracy ``smallest_clip`` (:func:`smallest_clip_accuracy`)
+    is below :data:`SIZE_FLOOR`: a model near chance tests nothing."""
+    if factor == "training set size" and not smallest_clip >= SIZE_FLOOR:
+        return None
+    return equivalence(effects[effects.factor == factor].delta_er, margin)
 
 
 READING_NAMES = {"matched": "matched accuracy", "final": "last checkpoint"}
