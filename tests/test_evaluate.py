@@ -7,7 +7,8 @@ import torch
 
 from clipbook.evaluate.classify import accuracy, linear_probe, probe_accuracy
 from clipbook.evaluate.readout import own_class_vote, signal_share
-from clipbook.evaluate.stats import (ci_table, equivalence, equivalence_power, mean_ci, paired_difference, spearman_ci,
+from clipbook.evaluate.rules import Within
+from clipbook.evaluate.stats import (ci_table, equivalence_power, mean_ci, paired_difference, spearman_ci,
                                      spearman_per_group, summarize)
 from clipbook.evaluate.zero_shot import ensemble_head, linear_head
 from clipbook.models import linear
@@ -17,19 +18,21 @@ def test_mean_ci_matches_the_student_t_formula():
     ci = mean_ci([1.0, 2.0, 3.0])
     half = 4.302652729911275 * 1.0 / np.sqrt(3)  # t_{0.975, 2} * s / sqrt(n)
     assert (ci.mean, ci.lo, ci.hi, ci.n) == pytest.approx((2.0, 2.0 - half, 2.0 + half, 3))
-    assert mean_ci([0.5, 0.5]) == (0.5, 0.5, 0.5, 2)
+    assert mean_ci([0.5, 0.5]) == (0.5, 0.5, 0.5, 2, 0.95, 0)
+    assert mean_ci([1.0, 2.0, 3.0], 0.9).confidence == 0.9
     one = mean_ci([1.0])
     assert one.mean == 1.0 and np.isnan(one.lo) and np.isnan(one.hi) and one.n == 1
     with pytest.raises(ValueError, match="^mean_ci needs at least one value$"):
         mean_ci([])
 
 
-def test_mean_ci_drops_missing_values_and_counts_the_rest():
+def test_mean_ci_leaves_missing_values_out_and_counts_them():
     # None (a missing value in a Python list or an object column) is NaN, as in pandas
-    assert mean_ci([1.0, None, 3.0, float("nan")]) == mean_ci([1.0, 3.0])
-    assert mean_ci([1.0, None, 3.0]).n == 2
-    with pytest.raises(ValueError, match="at least one value"):
-        mean_ci([None, float("nan")])
+    assert mean_ci([1.0, None, 3.0, float("nan")]) == mean_ci([1.0, 3.0])._replace(missing=2)
+    assert mean_ci([1.0, None, 3.0]).n == 2 and mean_ci([1.0, None, 3.0]).missing == 1
+    assert str(mean_ci([1.0, None, 3.0])).endswith(" (1 of 3 missing)")
+    every = mean_ci([None, float("nan")])  # nothing to estimate: an interval no rule decides on, not an error
+    assert every.n == 0 and every.missing == 2 and np.isnan(every.mean)
 
 
 def _sweep():
@@ -135,7 +138,7 @@ def test_a_linear_probe_scores_the_share_it_predicts_right():
 def test_spearman_ci_from_a_single_resample():
     x = [1.0, 2.0, 3.0]
     # seed 0 draws rows (2, 1, 1): not constant, rho 1, a zero-width interval from that one resample
-    assert tuple(spearman_ci(x, x, n_resamples=1, seed=0)) == (1.0, 1.0, 1.0, 3)
+    assert tuple(spearman_ci(x, x, n_resamples=1, seed=0))[:4] == (1.0, 1.0, 1.0, 3)
     # seed 4 draws (2, 2, 2): constant, no correlation, so no interval (rho itself still 1)
     ci = spearman_ci(x, x, n_resamples=1, seed=4)
     assert ci.mean == 1.0 and np.isnan(ci.lo) and np.isnan(ci.hi) and ci.n == 3
@@ -154,21 +157,29 @@ def test_spearman_ci_needs_paired_samples_of_three():
             spearman_ci(x, y)
 
 
+def _equivalent(values, margin):
+    """The verdict of two one-sided tests at 5% (the rules' :class:`Within`) as True / False / None."""
+    return Within(margin, "test").decide(mean_ci(values, 0.90)).reproduced
+
+
 def test_equivalence_reads_the_90_percent_interval_against_the_margin():
     # mean 0.01, sd 0.01155, n 4: the 90% interval is 0.01 +/- t(0.95, 3) * 0.005774 = [-0.0036, 0.0236]
     values = [0.0, 0.0, 0.02, 0.02]
     assert mean_ci(values, 0.9).hi == pytest.approx(0.01 + 2.3534 * 0.005774, abs=1e-4)
-    assert equivalence(values, margin=0.03) is True
-    assert equivalence(values, margin=0.02) is None  # straddles +0.02: too little power to say
-    assert equivalence([v + 0.1 for v in values], margin=0.03) is False  # wholly beyond the margin
-    assert equivalence([v - 0.1 for v in values], margin=0.03) is False
-    assert equivalence([0.0], margin=0.03) is None  # one seed decides nothing
-    assert equivalence(values, margin=0.022) is None  # an 85% interval (hi 0.0211) would call it equivalent
-    assert equivalence([v - 0.06 for v in values], margin=0.05) is None  # straddles the lower bound
-    # touching the margin is outside it: equivalence needs the interval strictly inside
-    assert equivalence([0.05, 0.05], margin=0.05) is False and equivalence([-0.05, -0.05], margin=0.05) is False
+    assert _equivalent(values, margin=0.03) is True
+    assert _equivalent(values, margin=0.02) is None  # straddles +0.02: too little power to say
+    assert _equivalent([v + 0.1 for v in values], margin=0.03) is False  # wholly beyond the margin
+    assert _equivalent([v - 0.1 for v in values], margin=0.03) is False
+    assert _equivalent([0.0], margin=0.03) is None  # one seed decides nothing
+    assert _equivalent(values, margin=0.022) is None  # an 85% interval (hi 0.0211) would call it equivalent
+    assert _equivalent([v - 0.06 for v in values], margin=0.05) is None  # straddles the lower bound
+    assert _equivalent([0.05, 0.06, 0.05, 0.06], margin=0.04) is False  # 90% interval [0.048, 0.062]
+    # no spread is no estimate: two equal values decide nothing, whichever side of the margin (a test audit's case)
+    assert _equivalent([0.049, 0.049], margin=0.05) is None and _equivalent([0.05, 0.05], margin=0.05) is None
+    # all NaN: undecided, not an error
+    assert _equivalent([float("nan")] * 3, margin=0.05) is None
     # a 95% interval would straddle where the 90% one decides (TOST at 5% reads the 90% interval)
-    assert mean_ci(values, 0.95).hi > 0.028 and equivalence(values, 0.024) is True
+    assert mean_ci(values, 0.95).hi > 0.028 and _equivalent(values, 0.024) is True
 
 
 def test_equivalence_power_grows_with_seeds_and_falls_with_spread_and_effect():
@@ -182,6 +193,7 @@ def test_equivalence_power_grows_with_seeds_and_falls_with_spread_and_effect():
 
 def test_equivalence_power_is_the_share_of_simulated_runs_that_equivalence_confirms():
     sd, n, margin, effect = 0.03, 5, 0.05, 0.01
-    runs = np.random.default_rng(7).normal(effect, sd, size=(2000, n))
-    confirmed = np.mean([equivalence(run, margin) is True for run in runs])
-    assert equivalence_power(sd, n, margin, effect, draws=2000, seed=7) == pytest.approx(confirmed, abs=1e-12)
+    runs = np.random.default_rng(7).normal(effect, sd, size=(4000, n))
+    confirmed = np.mean([_equivalent(run, margin) is True for run in runs])
+    assert equivalence_power(sd, n, margin, effect, draws=40_000, seed=7) == pytest.approx(confirmed, abs=0.02)
+    assert np.isnan(equivalence_power(sd, 1, margin)) and np.isnan(equivalence_power(0.0, 5, margin))

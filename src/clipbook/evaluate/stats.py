@@ -15,13 +15,18 @@ from scipy import stats
 
 
 class Interval(NamedTuple):
+    """An estimate with its interval over ``n`` values; ``missing`` values (NaN) were left out,
+    which a decision rule does not accept (:mod:`clipbook.evaluate.rules`)."""
     mean: float
     lo: float
     hi: float
     n: int
+    confidence: float = 0.95
+    missing: int = 0
 
     def __str__(self) -> str:
-        return f"{self.mean:.3f} [{self.lo:.3f}, {self.hi:.3f}]"
+        text = f"{self.mean:.3f} [{self.lo:.3f}, {self.hi:.3f}]"
+        return text + (f" ({self.missing} of {self.n + self.missing} missing)" if self.missing else "")
 
 
 UNDECIDED = Interval(float("nan"), float("nan"), float("nan"), 0)
@@ -29,51 +34,47 @@ UNDECIDED = Interval(float("nan"), float("nan"), float("nan"), 0)
 
 
 def mean_ci(values: Sequence[float], confidence: float = 0.95) -> Interval:
-    """Mean and Student-t confidence interval; a zero-spread sample gets a zero-width interval."""
+    """Mean and Student-t confidence interval of the values that are numbers, counting the NaNs
+    left out as ``missing``; a zero-spread sample gets a zero-width interval (which no decision
+    rule reads as an estimate)."""
     x = np.asarray(values, dtype=float)
-    x = x[~np.isnan(x)]
     if len(x) == 0:
         raise ValueError("mean_ci needs at least one value")
+    missing = int(np.isnan(x).sum())
+    x = x[~np.isnan(x)]
+    nan = float("nan")
+    if len(x) == 0:
+        return Interval(nan, nan, nan, 0, confidence, missing)
     mean = float(x.mean())
     if len(x) == 1:
-        return Interval(mean, float("nan"), float("nan"), 1)
+        return Interval(mean, nan, nan, 1, confidence, missing)
     sem = stats.sem(x)
     if sem == 0:
-        return Interval(mean, mean, mean, len(x))
+        return Interval(mean, mean, mean, len(x), confidence, missing)
     lo, hi = stats.t.interval(confidence, len(x) - 1, loc=mean, scale=sem)
-    return Interval(mean, float(lo), float(hi), len(x))
-
-
-def equivalence(values: Sequence[float], margin: float, alpha: float = 0.05) -> bool | None:
-    """Two one-sided tests (TOST) at level ``alpha``, read off the ``1 - 2 alpha`` Student-t
-    interval: True (equivalent) when it lies within +/- ``margin``, False (different by more than
-    the margin) when it lies wholly outside, None (the data cannot decide) when it straddles
-    a bound. An interval that is not a number decides nothing either."""
-    interval = mean_ci(values, 1 - 2 * alpha)
-    if not (np.isfinite(interval.lo) and np.isfinite(interval.hi)):
-        return None
-    if -margin < interval.lo and interval.hi < margin:
-        return True
-    if interval.lo >= margin or interval.hi <= -margin:
-        return False
-    return None
+    return Interval(mean, float(lo), float(hi), len(x), confidence, missing)
 
 
 def equivalence_power(sd: float, n: int, margin: float, effect: float = 0.0, alpha: float = 0.05,
                       draws: int = 20_000, seed: int = 0) -> float:
-    """The chance that :func:`equivalence` confirms equivalence with ``n`` seeds when the true
-    mean effect is ``effect`` and seeds vary with standard deviation ``sd`` (normal; simulated
-    with ``draws`` seeded samples): the number of seeds an equivalence claim needs."""
-    x = np.random.default_rng(seed).normal(effect, sd, size=(draws, n))
-    half = stats.t.ppf(1 - alpha, n - 1) * x.std(axis=1, ddof=1) / np.sqrt(n)
-    mean = x.mean(axis=1)
+    """The chance that two one-sided tests (:class:`~clipbook.evaluate.rules.Within`) confirm
+    equivalence within +/- ``margin`` with ``n`` seeds when the true mean effect is ``effect`` and
+    seeds vary with standard deviation ``sd`` (normal; simulated with ``draws`` seeded samples):
+    the number of seeds an equivalence claim needs."""
+    if n < 2 or not sd > 0:
+        return float("nan")
+    rng = np.random.default_rng(seed)  # a sample's mean and standard deviation, drawn from their exact laws
+    mean = rng.normal(effect, sd / np.sqrt(n), size=draws)
+    spread = sd * np.sqrt(rng.chisquare(n - 1, size=draws) / (n - 1))
+    half = stats.t.ppf(1 - alpha, n - 1) * spread / np.sqrt(n)
     return float(np.mean((mean - half > -margin) & (mean + half < margin)))
 
 
 def summarize(df: pd.DataFrame, by: str | list[str], value: str, confidence: float = 0.95) -> pd.DataFrame:
     """One row per group: mean, lo, hi, n of ``value``."""
     rows = df.groupby(by, sort=True)[value].apply(lambda v: pd.Series(mean_ci(v, confidence)._asdict()))
-    return rows.unstack().reset_index().astype({"n": int})
+    return rows.unstack().reset_index()[[*([by] if isinstance(by, str) else by), "mean", "lo", "hi", "n"]].astype(
+        {"n": int})
 
 
 def ci_table(df: pd.DataFrame, index: str, columns: str, value: str, digits: int = 3) -> pd.DataFrame:
@@ -83,10 +84,18 @@ def ci_table(df: pd.DataFrame, index: str, columns: str, value: str, digits: int
     return summary.assign(cell=text).pivot(index=index, columns=columns, values="cell").rename_axis(columns=None)
 
 
-def paired_difference(df: pd.DataFrame, value: str, column: str, a: str, b: str, pair_on: str = "seed") -> Interval:
-    """CI of ``value[a] - value[b]``, paired on ``pair_on`` (the same seed sees the same data)."""
-    wide = df.pivot_table(index=pair_on, columns=column, values=value)
-    return mean_ci((wide[a] - wide[b]).to_numpy())
+def paired_difference(df: pd.DataFrame, value: str, column: str, a: str, b: str, pair_on: str = "seed",
+                      confidence: float = 0.95) -> Interval:
+    """CI of ``value[a] - value[b]``, paired on ``pair_on`` (the same seed sees the same data). A
+    seed that lacks one of the two arms, or has no value there, is a missing pair (counted in the
+    interval, never silently left out); two rows of one arm at one seed are refused."""
+    rows = df[df[column].isin([a, b])]
+    twice = rows[rows.duplicated([pair_on, column], keep=False)]
+    if not twice.empty:
+        raise ValueError(f"paired_difference: {column} {sorted(set(twice[column]))} has several rows at "
+                         f"{pair_on} {sorted(set(twice[pair_on]))}; pair one value per arm")
+    wide = rows.pivot(index=pair_on, columns=column, values=value).reindex(columns=[a, b])
+    return mean_ci((wide[a] - wide[b]).to_numpy(dtype=float), confidence)
 
 
 def spearman_per_group(df: pd.DataFrame, x: str, y: str, group: str = "seed") -> pd.Series:

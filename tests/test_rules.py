@@ -1,0 +1,207 @@
+"""The three-way decision: known answers at every boundary, and power against a simulation."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from clipbook.evaluate.power import (one_sided_power, poisson_binomial_at_least, seeds_needed, seeds_to_decide,
+                                     sign_test_decides, sign_test_seeds, standard_error)
+from clipbook.evaluate.rules import (NOT_REPRODUCED, REPRODUCED, UNDECIDED, Above, AtLeast, Below, Control, Decision,
+                                     Significant, Within, all_of, gate)
+from clipbook.evaluate.stats import Interval, mean_ci
+
+RULE = Above(0.0, 0.05, "a stated value")
+
+
+def test_a_clear_effect_below_the_smallest_of_interest_is_reproduced_and_says_so():
+    small = RULE.decide(Interval(0.02, 0.01, 0.03, 5))
+    assert small.verdict == REPRODUCED and "smaller than the smallest effect of interest" in small.diagnosis
+
+
+def test_above_reads_the_lower_bound_not_the_mean():
+    assert RULE.decide(Interval(0.06, 0.001, 0.12, 5)).verdict == REPRODUCED
+    assert RULE.decide(Interval(0.06, -0.001, 0.12, 5)).verdict == UNDECIDED  # mean above, bound below
+    assert RULE.decide(Interval(0.06, 0.0, 0.12, 5)).verdict == UNDECIDED  # strictly above
+
+
+def test_not_reproduced_needs_the_interval_to_rule_out_the_smallest_effect():
+    assert RULE.decide(Interval(-0.02, -0.04, 0.049, 5)).verdict == NOT_REPRODUCED
+    assert RULE.decide(Interval(-0.02, -0.04, 0.05, 5)).verdict == UNDECIDED  # reaches the smallest effect
+    undecided = RULE.decide(Interval(0.0, -0.04, 0.06, 5))
+    assert undecided.verdict == UNDECIDED and "reaches 0 and 0.05" in undecided.why and "seeds would decide" in undecided.why
+
+
+def test_below_mirrors_above():
+    rule = Below(0.0, -0.1, "the paper's effect")
+    assert rule.decide(Interval(-0.2, -0.3, -0.01, 5)).verdict == REPRODUCED
+    assert rule.decide(Interval(-0.2, -0.3, 0.0, 5)).verdict == UNDECIDED
+    assert rule.decide(Interval(0.0, -0.09, 0.1, 5)).verdict == NOT_REPRODUCED
+    assert rule.decide(Interval(0.0, -0.1, 0.1, 5)).verdict == UNDECIDED
+    assert "below 0" in rule.text() and "wholly above -0.1" in rule.text()
+
+
+def test_a_bound_claim_decides_on_the_bound_and_computes_power_elsewhere():
+    rule = Below(0.05, 0.05, "the bound itself", power_at=0.0)
+    assert rule.decide(Interval(0.01, 0.0, 0.04, 5)).verdict == REPRODUCED
+    assert rule.decide(Interval(0.07, 0.051, 0.09, 5)).verdict == NOT_REPRODUCED
+    assert rule.decide(Interval(0.04, 0.03, 0.06, 5)).verdict == UNDECIDED
+    with pytest.raises(ValueError, match="power_at"):
+        Below(0.05, 0.05, "no alternative")
+
+
+def test_the_smallest_effect_must_lie_beyond_the_threshold():
+    with pytest.raises(ValueError, match="smallest effect"):
+        Above(0.1, 0.05, "")
+    with pytest.raises(ValueError, match="smallest effect"):
+        Below(-0.1, -0.05, "")
+
+
+@pytest.mark.parametrize("bad, why", [
+    (Interval(math.nan, 0.1, 0.2, 3), "not a number"),
+    (Interval(0.15, 0.1, math.nan, 3), "not a number"),
+    (Interval(0.15, 0.1, math.inf, 3), "not a number"),
+    (Interval(0.15, 0.1, 0.2, 1), "fewer than two"),
+    (Interval(0.15, 0.1, 0.2, 3, missing=2), "2 of 5 values are missing"),
+    (Interval(0.3, 0.1, 0.2, 3), "does not contain"),
+    (math.nan, "not an interval"),
+    (0.5, "not an interval"),
+])
+def test_a_statistic_that_is_not_a_number_is_undecided(bad, why):
+    for rule in (RULE, Within(0.05, "stated", what="90% CI")):
+        decision = rule.decide(bad._replace(confidence=rule.confidence) if isinstance(bad, Interval) else bad)
+        assert decision.verdict == UNDECIDED and why in decision.why
+
+
+def test_a_rule_refuses_an_interval_at_another_confidence():
+    with pytest.raises(ValueError, match="95%"):
+        RULE.decide(mean_ci([0.1, 0.2, 0.3], 0.90))
+    with pytest.raises(ValueError, match="90%"):
+        Within(0.05, "").decide(mean_ci([0.1, 0.2, 0.3]))
+
+
+def test_zero_spread_is_no_estimate_unless_the_sign_test_decides():
+    assert Within(0.05, "").decide(mean_ci([0.049, 0.049], 0.90)).verdict == UNDECIDED  # the audit's case
+    five = RULE.decide(mean_ci([1.0] * 5))
+    assert five.verdict == UNDECIDED and "exact sign test, which needs 6 seeds" in five.why
+    assert RULE.decide(mean_ci([1.0] * 6)).verdict == REPRODUCED
+    assert RULE.decide(mean_ci([-0.01] * 6)).verdict == NOT_REPRODUCED
+    assert not sign_test_decides(Interval(1, 1, 1, 5)) and sign_test_decides(Interval(1, 1, 1, 6))
+    assert sign_test_seeds(0.95) == 6 and sign_test_seeds(0.90) == 5
+    assert math.isnan(RULE.decide(mean_ci([1.0] * 6)).power)
+
+
+def test_equivalence_is_tost_on_the_90_percent_interval():
+    rule = Within(0.05, "stated")
+    assert rule.decide(Interval(0.0, -0.049, 0.049, 5, 0.90)).verdict == REPRODUCED
+    assert rule.decide(Interval(0.0, -0.05, 0.049, 5, 0.90)).verdict == UNDECIDED
+    assert rule.decide(Interval(0.1, 0.05, 0.2, 5, 0.90)).verdict == NOT_REPRODUCED
+    assert rule.decide(Interval(-0.1, -0.2, -0.05, 5, 0.90)).verdict == NOT_REPRODUCED
+    assert rule.decide(Interval(-0.1, -0.2, -0.049, 5, 0.90)).verdict == UNDECIDED
+
+
+def _simulated_power(rule: Above, sd: float, n: int, draws: int = 40_000) -> float:
+    """How often the rule says reproduced on normal samples whose mean is the rule's power point."""
+    x = np.random.default_rng(1).normal(rule.target, sd, size=(draws, n))
+    half = stats.t.ppf(0.975, n - 1) * x.std(axis=1, ddof=1) / np.sqrt(n)
+    lo, hi = x.mean(axis=1) - half, x.mean(axis=1) + half
+    return float(np.mean(lo > rule.threshold) if rule.sign > 0 else np.mean(hi < rule.threshold))
+
+
+@pytest.mark.parametrize("rule, sd, n", [(RULE, 0.04, 5), (RULE, 0.02, 3), (Below(0.0, -0.1, ""), 0.15, 8)])
+def test_power_matches_a_simulation(rule, sd, n):
+    # an interval whose spread is exactly sd: a sample rescaled to that standard deviation
+    values = np.linspace(-1, 1, n)
+    values = values / values.std(ddof=1) * sd
+    interval = mean_ci(values)
+    assert math.isclose(standard_error(interval) * math.sqrt(n), sd, rel_tol=1e-9)
+    assert rule.power(interval) == pytest.approx(_simulated_power(rule, sd, n), abs=0.01)
+
+
+def test_seeds_needed_is_where_power_reaches_the_target():
+    assert one_sided_power(0.05, 0.04, 10) > one_sided_power(0.05, 0.04, 5)
+    n = seeds_needed(lambda k: one_sided_power(0.05, 0.04, k))
+    assert one_sided_power(0.05, 0.04, n) >= 0.8 > one_sided_power(0.05, 0.04, n - 1)
+    assert seeds_needed(lambda k: 0.0) is None and seeds_needed(lambda k: math.nan) is None
+    decision = RULE.decide(Interval(0.02, -0.01, 0.05, 5))
+    assert decision.needed == seeds_needed(lambda k: RULE.power(Interval(0.02, -0.01, 0.05, 5), k))
+
+
+def test_an_undecided_claim_says_how_many_seeds_would_decide_it_at_its_mean_and_spread():
+    x = Interval(0.02, -0.01, 0.05, 5)  # half-width 0.03; the mean is 0.02 from 0 and 0.03 from 0.05
+    n = seeds_to_decide(x, 0.03)
+    sd = standard_error(x) * math.sqrt(5)
+    half = lambda k: stats.t.ppf(0.975, k - 1) * sd / math.sqrt(k)  # noqa: E731
+    assert half(n) < 0.03 <= half(n - 1) and n > 5
+    assert f"about {n} seeds would decide it at this mean and spread" in RULE.decide(x).why
+    assert seeds_to_decide(x, 0.0) is None
+    centred = Within(0.05, "").decide(Interval(0.04, 0.0, 0.08, 5, 0.90))
+    assert f"about {seeds_to_decide(Interval(0.04, 0.0, 0.08, 5, 0.90), 0.01)} seeds" in centred.why
+
+
+def test_equivalence_power_rises_with_seeds_and_gives_the_seeds_needed():
+    rule = Within(0.05, "")
+    x = Interval(0.0, -0.04, 0.04, 5, 0.90)
+    assert rule.power(x, 20) > rule.power(x)
+    assert rule.power(x, rule.decide(x).needed) >= 0.8
+
+
+def test_a_failed_control_makes_the_claim_undecided_instrument():
+    ok, bad = Control("sees a planted effect", True, "0.9"), Control("sees a planted effect", False, "0.0")
+    assert RULE.decide(Interval(0.1, 0.05, 0.15, 5), control=ok).verdict == REPRODUCED
+    failed = RULE.decide(Interval(-0.1, -0.15, -0.05, 5), control=bad)
+    assert failed.verdict == UNDECIDED and failed.why.startswith("instrument: sees a planted effect: failed")
+    assert gate(Decision(REPRODUCED, "r", "m"), Control("c", None, "not run")).verdict == UNDECIDED
+
+
+def test_a_conjunction_fails_on_one_part_and_waits_on_an_undecided_one():
+    yes, no, maybe = (RULE.decide(i) for i in (Interval(0.1, 0.05, 0.15, 5), Interval(-0.1, -0.15, -0.05, 5),
+                                                Interval(0.02, -0.01, 0.05, 5)))
+    assert all_of({"x": yes, "y": yes}).verdict == REPRODUCED
+    assert all_of({"x": yes, "y": no}).verdict == NOT_REPRODUCED  # one arm failing
+    assert all_of({"x": no, "y": maybe}).verdict == NOT_REPRODUCED
+    both = all_of({"x": yes, "y": maybe})
+    assert both.verdict == UNDECIDED and both.why.startswith("y: ")
+    assert both.power == pytest.approx(yes.power * maybe.power)
+    assert both.needed == max(yes.needed, maybe.needed)
+
+
+def test_at_least_k_counts_reproduced_and_what_could_still_be():
+    rule = AtLeast(3, RULE)
+    up, down, open_ = Interval(0.1, 0.05, 0.15, 5), Interval(-0.1, -0.15, -0.05, 5), Interval(0.02, -0.01, 0.05, 5)
+    assert rule.decide(dict(zip("abcde", [up, up, up, down, down]))).verdict == REPRODUCED
+    assert rule.decide(dict(zip("abcde", [up, up, down, down, open_]))).verdict == UNDECIDED
+    assert rule.decide(dict(zip("abcde", [up, up, down, down, down]))).verdict == NOT_REPRODUCED
+    assert AtLeast(2, RULE).decide(dict(zip("abcde", [up, up, down, down, down]))).verdict == REPRODUCED
+    with pytest.raises(ValueError, match="never hold"):
+        AtLeast(6, RULE).decide(dict(zip("abcde", [up] * 5)))
+
+
+def test_at_least_k_with_failed_instruments_is_undecided_instrument():
+    up = Interval(0.1, 0.05, 0.15, 5)
+    bad, ok = Control("c", False, "x"), Control("c", True, "x")
+    decision = AtLeast(3, RULE).decide(dict(zip("abcde", [up] * 5)), dict(zip("abcde", [bad, bad, bad, ok, ok])))
+    assert decision.verdict == UNDECIDED and decision.why.startswith("instrument: only 2 of 5")
+    assert AtLeast(2, RULE).decide(dict(zip("abcde", [up] * 5)),
+                                   dict(zip("abcde", [bad, bad, bad, ok, ok]))).verdict == REPRODUCED
+
+
+def test_poisson_binomial():
+    assert poisson_binomial_at_least(2, [0.5, 0.5]) == pytest.approx(0.25)
+    assert poisson_binomial_at_least(1, [0.5, 0.5]) == pytest.approx(0.75)
+    assert poisson_binomial_at_least(0, [0.1]) == pytest.approx(1.0)
+
+
+def test_a_difference_test_never_shows_absence():
+    rule = Significant(0.05, "Kruskal-Wallis", "one family 0.05 apart")
+    assert rule.decide(0.01, 0.7).verdict == REPRODUCED
+    assert rule.decide(0.05, 0.7).verdict == UNDECIDED
+    assert rule.decide(math.nan, 0.7).verdict == UNDECIDED
+
+
+def test_low_power_is_said_in_the_row():
+    weak = RULE.decide(Interval(0.0, -0.2, 0.2, 5))
+    assert weak.power < 0.5 and "low power" in weak.diagnosis
+    strong = RULE.decide(Interval(0.1, 0.09, 0.11, 5))
+    assert strong.power > 0.99 and strong.diagnosis == ""
