@@ -30,7 +30,7 @@
 
 # %% tags=["parameters"]
 n_seeds: int = 5  # independent seeds (world geometry, class order, data and initialization) {min 2}
-first_seed: int = 0  # seeds are first_seed, ..., first_seed + n_seeds - 1 (choose fresh ones to check a result) {min 0}
+first_seed: int = 5000  # seeds are first_seed, ..., first_seed + n_seeds - 1 (choose fresh ones to check a result) {min 0}
 n_adjectives: int = 10  # first words of the class names {min 1}
 n_nouns: int = 10  # second words of the class names (every adjective with every noun is a class) {min 1}
 frequency_file: str = ""  # classname<TAB>count file mapped onto the classes by rank ("": a power law with alpha)
@@ -52,6 +52,7 @@ tail_share: float = 0.2  # "tail accuracy" averages the rarest share of the clas
 open_adjectives: int = 10  # adjectives of open-world classes, trained on and never tested (10 doubles the classes) {min 1}
 enforce_claims: bool = True  # fail the run when a verdict differs from the text (other runs than the default report only)
 not_reproduced: list[str] = ["d", "f", "g", "h"]  # the claims this run's text reports as not reproduced
+undecided: list[str] = []  # the claims this run's text reports as undecided
 
 # %% tags=["remove-cell"]
 # The values a run gives (the runner, or plain papermill) checked against the cell above.
@@ -66,7 +67,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from clipbook import plots
-from clipbook.book.claims import ClaimSet
+from clipbook.book.claims import SUMMARY, ClaimSet
+from clipbook.evaluate import controls
 from clipbook.data.frequencies import loglog_slope
 from clipbook.data.imbalance import ImbalanceWorld
 from clipbook.evaluate.stats import ci_table
@@ -250,8 +252,13 @@ print(shlex.join(open_clip_train_command("DATA/imagenet_captions.csv", model="RN
 # %% [markdown]
 # ## Claims
 #
-# Each test was written before the chapter's default run, from the paper's claims. Differences
-# are paired by seed, with 95% Student-t intervals:
+# Each test was written before the chapter's default run, from the paper's claims, and is decided
+# in the book's three-way form ({doc}`../deciding`): *reproduced* when the 95% Student-t interval
+# (paired by seed) clears the threshold, *not reproduced* only when it rules out the smallest effect
+# of interest, *undecided* otherwise, with the power of the design beside every verdict. For claim
+# a the smallest effects are Wen et al.'s own, the smallest SL - CLIP gap they report over their
+# three data sets (0.11 for accuracy, 0.44 for predictions, on LAIONet); elsewhere the paper gives
+# no number, and the smallest change of a rank correlation of interest is 0.1, of accuracy 2 points.
 #
 # - (a) CLIP's per-class accuracy *and* its prediction counts correlate less with class frequency
 #   than SL's: both differences SL - CLIP have intervals above 0.
@@ -273,54 +280,37 @@ print(shlex.join(open_clip_train_command("DATA/imagenet_captions.csv", model="RN
 # - (h) The same for SL (Wen et al. find that both gain in this setting; SL cannot use concepts
 #   that carry no label at all, their Fig. 6b, which needs no experiment).
 #
-# To check a verdict on fresh seeds, rerun with `-p first_seed 1000`.
+# Every claim but e reads a frequency correlation, which first reads two simulated classifiers on
+# this run's class frequencies, one biased towards frequent classes by construction and one fair.
+#
+# **Seeds.** Five, from 5000 onwards: a seed set first run after these rules were written.
 
 # %%
-claims = ClaimSet("imbalance")
+instruments = {"frequency correlation": controls.frequency_correlation_control(counts, n_test)}
+frozen_sub = next((r.name for r in tail_runs if r.frozen_head and r.vocab_size), None)
+decided = imbalance.decide(results, large, captions, trimmed, scale, opened, subsampled, frozen_sub, data_fraction,
+                           instruments["frequency correlation"])
+controls.control_table(instruments)
+
+# %%
+claims = ClaimSet("imbalance", "abcdefgh")
 source = "Wen et al. 2024"
-acc_gap = imbalance.gap(results, "rho_accuracy", imbalance.SL, imbalance.CLIP)
-pred_gap = imbalance.gap(results, "rho_predictions", imbalance.SL, imbalance.CLIP)
 claims.add("a", "CLIP's per-class accuracy and prediction counts follow class frequency less than SL's.",
-           f"{source}, Sec. 3 (Tab. 1)", "rho of SL minus rho of CLIP, accuracy and predictions: both CIs above 0",
-           f"accuracy {acc_gap}; predictions {pred_gap}", acc_gap.lo > 0 and pred_gap.lo > 0,
-           evidence=[acc_gap, pred_gap])
-sub_gap = imbalance.gap(results, "rho_predictions", imbalance.SL, subsampled)
+           f"{source}, Sec. 3 (Tab. 1)", decided["a"])
 claims.add("b", "Vocabulary subsampling lowers supervised learning's prediction bias.", f"{source}, Sec. 4",
-           f"rho of predictions, SL minus '{subsampled}': CI above 0", f"{sub_gap}", sub_gap.lo > 0, evidence=[sub_gap])
-fade = imbalance.subsampling_effect(results, large, subsampled)
-claims.add("c", "Subsampling stops mattering when batches hold most classes.", f"{source}, Sec. 4",
-           f"(b)'s reduction at batch {batch_size} minus at batch {large_batch}: CI above 0", f"{fade}", fade.lo > 0,
-           evidence=[fade])
-described_gap = imbalance.gap(captions.assign(method=captions.captions), "rho_predictions", "class names",
-                              "descriptive")
-described_acc = imbalance.gap(captions.assign(method=captions.captions), "accuracy", "descriptive", "class names")
+           decided["b"])
+claims.add("c", "Subsampling stops mattering when batches hold most classes.", f"{source}, Sec. 4", decided["c"])
 claims.add("d", "More descriptive captions lower CLIP's prediction bias and raise its accuracy.", f"{source}, Sec. 4",
-           "rho of predictions, names minus descriptive: CI above 0; accuracy, descriptive minus names: CI above 0",
-           f"rho {described_gap}; accuracy {described_acc}", described_gap.lo > 0 and described_acc.lo > 0,
-           evidence=[described_gap, described_acc])
-frozen_sub = next(r.name for r in tail_runs if r.frozen_head and r.vocab_size)
-tail_sub = imbalance.gap(trimmed, "accuracy", frozen_sub, imbalance.CLIP)
-tail_frozen = imbalance.gap(trimmed, "accuracy", "SL, frozen CLIP head", imbalance.CLIP)
+           decided["d"])
 claims.add("e", "On trimmed tail classes, SL needs CLIP's frozen head and subsampling to match CLIP.",
-           f"{source}, Sec. 5", "trimmed-class accuracy minus CLIP's: frozen head + subsampling CI lower bound "
-           "above -0.05; frozen head alone CI below 0", f"with subsampling {tail_sub}; frozen head alone {tail_frozen}",
-           tail_sub.lo > -0.05 and tail_frozen.hi < 0, evidence=[tail_sub, tail_frozen])
-
-scale_drop = imbalance.scale_effect(scale, data_fraction)
-claims.add("f", "More data lowers CLIP's prediction bias, and SL's less.", f"{source}, Sec. 4",
-           "rho of predictions, small minus all data: CLIP's CI above 0, and CLIP's change minus SL's CI above 0",
-           f"CLIP {scale_drop[imbalance.CLIP]}; CLIP minus SL {scale_drop['difference']}",
-           scale_drop[imbalance.CLIP].lo > 0 and scale_drop["difference"].lo > 0,
-           evidence=[scale_drop[imbalance.CLIP], scale_drop["difference"]])
-
-concept_gap = imbalance.paired_change(results, opened)
+           f"{source}, Sec. 5", decided["e"])
+claims.add("f", "More data lowers CLIP's prediction bias, and SL's less.", f"{source}, Sec. 4", decided["f"])
 for letter, m in (("g", imbalance.CLIP), ("h", imbalance.SL)):
     claims.add(letter, f"Open-world concepts lower {m}'s prediction bias at the same data size.",
-               f"{source}, Sec. 3.6 (Fig. 6a)", "rho of predictions, tested classes only minus with open-world "
-               "classes: CI above 0", f"{concept_gap[m]}", concept_gap[m].lo > 0, evidence=[concept_gap[m]])
+               f"{source}, Sec. 3.6 (Fig. 6a)", decided[letter])
 
 # %% tags=["nbval-check-output"]
-claims.finish(enforce=enforce_claims, not_reproduced=not_reproduced)[["claim of", "measured", "verdict"]]
+claims.finish(enforce=enforce_claims, not_reproduced=not_reproduced, undecided=undecided)[SUMMARY]
 
 # %% [markdown]
 # ## What it means

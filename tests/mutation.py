@@ -2,8 +2,9 @@
 timeouts re-checked by plain pytest runs, then a score per module and every surviving mutant by
 name (``mutmut show NAME`` shows one).
 
-The scope (issue 16): the metrics and statistics (``evaluate``), the claims table, the runner's
-cache key and run record, and each chapter's claim statistics. Training loops are left out: their
+The scope (issues 16 and 26): the metrics, statistics, decision rules, power and instrument controls
+(``evaluate``), the claims table, the runner's cache key and run record, and each chapter's claim
+statistics, rules and decisions. Training loops are left out: their
 mutants are caught by slow runs, not by the fast suite that mutmut can afford to repeat.
 """
 from __future__ import annotations
@@ -20,18 +21,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 _STATISTICS = {
-    "intra_class": ["core_sweep", "contrast_sweep", "claim_statistics"],
-    "feature_sharing": ["sharing_results", "_gain_over_share", "caption_gains", "sharing_statistics", "claim_statistics"],
+    "intra_class": ["core_sweep", "contrast_sweep", "claim_statistics", "claim_rules", "decide"],
+    "feature_sharing": ["sharing_results", "_gain_over_share", "caption_gains", "sharing_statistics", "claim_statistics",
+                        "claim_rules", "sharing_decisions", "caption_decisions", "line_gap_decision"],
     "feature_sharing_images": ["common_id_accuracy", "claim_statistics"],
     "conditioning": ["summarize_trajectories", "readout_table", "claim_statistics", "_trend", "_clip", "switch_steps",
-                     "switch_statistics"],
-    "diversity": ["is_baseline", "final", "with_effective_robustness", "model_names", "_models", "matched_difference",
-                  "final_difference", "factor_effects", "factor_intervals", "factor_table", "smallest_clip_accuracy",
-                  "contributes_little", "coverage_effects", "style_effective_robustness", "left_out_settings"],
-    "diversity_real": ["effective_robustness"],
+                     "switch_statistics", "claim_rules", "decide"],
+    "diversity": ["is_baseline", "final", "with_effective_robustness", "model_names", "_models", "factor_effects",
+                  "factor_intervals", "factor_table", "smallest_clip_accuracy", "size_control", "claim_rules", "decide",
+                  "coverage_effects", "style_effective_robustness", "left_out_settings"],
+    "diversity_real": ["effective_robustness", "no_effective_robustness"],
     "disentanglement": ["learned_text", "family_differences", "correlations", "positive", "family_gap",
-                        "rise_over_training", "metric_gaps", "interval_text"],
-    "imbalance": ["scores", "gap", "trimmed_accuracy", "subsampling_effect", "scale_effect", "paired_change"],
+                        "rise_over_training", "metric_gaps", "interval_text", "metric_controls", "claim_rules",
+                        "family_difference_power", "_side_intervals", "decide"],
+    "imbalance": ["scores", "gap", "trimmed_accuracy", "subsampling_effect", "scale_effect", "paired_change",
+                  "claim_rules", "decide"],
 }
 _RUNNER = ["_module_file", "_clipbook_imports", "chapter_code", "environment_key", "cache_key",
            "results_path", "read_record", "is_current"]

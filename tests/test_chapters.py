@@ -12,6 +12,7 @@ import pytest
 from site_check import chromium_path, inspect_pages
 
 from clipbook.book import runner
+from clipbook.book.claims import contradictions
 from clipbook.book.site import build_site
 
 CHAPTERS = runner.chapters()
@@ -53,7 +54,7 @@ def test_first_seed_draws_other_seeds(tmp_path):
         measured[first_seed] = [c["measured"] for c in runner.read_record(out)["claims"]]
     assert len(measured[0]) == len(measured[1000]) > 0
     # a rank correlation over the smoke profile's two-point sweeps can only be +-1 at any seed
-    perfect_rank = re.compile(r"^rho -?1\.000 \[-?1\.000, -?1\.000\]$")
+    perfect_rank = re.compile(r"^-?1\.000 \[-?1\.000, -?1\.000\]$")
     assert all(a != b or perfect_rank.match(a) for a, b in zip(measured[0], measured[1000])), measured
     assert sum(a != b for a, b in zip(measured[0], measured[1000])) >= len(measured[0]) - 1, measured
 
@@ -72,6 +73,8 @@ def test_default_profile_claims_are_as_reported(chapter, default_runs):
     assert record["run"]["cache_key"] == runner.cache_key(chapter, {})
     for claim in record["claims"]:
         assert claim["reproduced"] == claim["expected"], claim
+        assert claim["test"] and (claim["evidence"] or claim["why"].startswith("not run")), claim
+    assert contradictions(record) == []  # no "not reproduced" whose interval still reaches its smallest effect
 
 
 @pytest.fixture(scope="session")

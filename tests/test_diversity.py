@@ -4,6 +4,7 @@ import pytest
 import torch
 from scipy import special
 
+from clipbook.evaluate.rules import Control
 from clipbook.data import diversity as world_data
 from clipbook.data.captions import WORDS, caption_labels
 from clipbook.data.diversity import ID, DiversityWorld, accuracy_columns, training_set
@@ -314,10 +315,26 @@ def test_the_smallest_clip_accuracy_reads_the_smallest_diverse_zero_shot_models(
 
 
 def test_a_contributes_little_verdict_is_equivalence_within_the_margin_and_needs_a_learning_small_clip():
-    effects = pd.DataFrame({"factor": ["training set size"] * 3 + ["contrastive loss"] * 3,
-                            "delta_er": [0.01, -0.01, 0.0, 0.2, 0.21, 0.19]})
-    assert diversity.contributes_little(effects, "training set size", 0.05, 0.45) is True
-    assert diversity.contributes_little(effects, "training set size", 0.05, diversity.SIZE_FLOOR) is True
-    assert diversity.contributes_little(effects, "training set size", 0.05, 0.29) is None  # near chance
-    assert diversity.contributes_little(effects, "training set size", 0.05, float("nan")) is None
-    assert diversity.contributes_little(effects, "contrastive loss", 0.05, 0.0) is False  # the floor is size's only
+    effects = pd.DataFrame({"seed": [0, 1, 2] * 3, "delta_er": [0.01, -0.01, 0.0, 0.2, 0.21, 0.19, 0.3, 0.35, 0.28],
+                            "factor": ["training set size"] * 3 + ["contrastive loss"] * 3
+                            + ["training distribution"] * 3})
+    er_ok = Control("planted ER", True, "0.05")
+    verdict = {s: diversity.decide(effects, pd.DataFrame(), 0.05, s, er_ok) for s in (0.45, diversity.SIZE_FLOOR, 0.29)}
+    assert verdict[0.45]["b"].verdict == verdict[diversity.SIZE_FLOOR]["b"].verdict == "reproduced"
+    assert verdict[0.29]["b"].verdict == "undecided" and verdict[0.29]["b"].why.startswith("instrument")  # near chance
+    assert diversity.decide(effects, pd.DataFrame(), 0.05, float("nan"), er_ok)["b"].verdict == "undecided"
+    assert verdict[0.29]["e"].verdict == "not reproduced"  # the floor is size's only
+    assert verdict[0.45]["a"].verdict == "reproduced"
+    for claim in "cdfgh":  # arms this table does not hold
+        assert verdict[0.45][claim].verdict == "undecided" and verdict[0.45][claim].why.startswith("not run")
+    failed = diversity.decide(effects, pd.DataFrame(), 0.05, 0.45, Control("planted ER", False, "0.0"))
+    assert {failed[k].verdict for k in "abe"} == {"undecided"}
+
+
+def test_a_seed_without_a_matched_reading_leaves_the_comparison_undecided():
+    effects = pd.DataFrame({"seed": [0, 1, 2, 3], "delta_er": [0.01, -0.01, 0.0, float("nan")],
+                            "factor": ["training set size"] * 4})
+    decided = diversity.decide(effects, pd.DataFrame(), 0.05, 0.45, Control("planted ER", True, "0.05"))
+    assert decided["b"].verdict == "undecided" and "1 of 4 values are missing" in decided["b"].why
+
+

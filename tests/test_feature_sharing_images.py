@@ -67,8 +67,7 @@ def test_two_seeds_and_two_accuracies_per_variant_decide_the_claim():
                          _checkpoints(fsi.LABEL_ONLY, {0: 0.0, 1: 0.1}, (0.3, 0.5))])
     gap = fsi.claim_statistics(results, n_boot=50)["caption_line_gap"]
     # a seed-level bootstrap of two seeds: resamples hold both, or one twice; all have a line
-    assert gap.n == 50 and gap.lo > 0
-    assert fsi.claim_statistics(results)["caption_line_gap"].n == 1000  # the documented default
+    assert gap.n == 2 and gap.lo > 0  # n counts seeds, not resamples
 
 
 def test_claim_statistic_is_undecided_without_common_accuracies():

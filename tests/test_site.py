@@ -3,18 +3,22 @@
 from clipbook.book.site import results_page, summary_table
 
 
-def _claim(id, origin, reproduced):
+def _claim(id, origin, reproduced, **extra):
     verdict = {True: "reproduced", False: "not reproduced", None: "undecided"}[reproduced]
     return {"id": id, "statement": f"claim {id}", "origin": origin, "source": "s", "test": "t", "measured": "m",
-            "reproduced": reproduced, "verdict": verdict}
+            "reproduced": reproduced, "verdict": verdict, "power": 0.9, "needed": 4, "unit": "seeds", "why": "",
+            "diagnosis": "", "history": []} | extra
 
 
 RECORDS = [
     {"number": 1, "stem": "01_one", "run": {"title": "One", "profile": "default"},
      "claims": [_claim("a", "paper", True), _claim("b", "paper", False), _claim("c", "book", True)]},
     {"number": 2, "stem": "02_two", "run": {"title": "Two", "profile": "default"},
-     "claims": [_claim("a", "paper", None), _claim("b", "paper", True), _claim("c", "paper", True),
-                _claim("d", "book", False)]},
+     "claims": [_claim("a", "paper", None, why="instrument: planted effect: failed (0.0)", diagnosis="instrument: x",
+                       power=float("nan"), needed=None),
+                _claim("b", "paper", True, power=0.3, diagnosis="low power (0.30 at the smallest effect of interest)",
+                       history=[{"was": "p < 0.01", "now": "p < 0.05", "why": "out of reach", "commit": "3ce9542"}]),
+                _claim("c", "paper", True), _claim("d", "book", False)]},
 ]
 
 
@@ -23,11 +27,28 @@ def test_the_summary_has_one_row_per_chapter_with_its_verdict_counts_and_a_link(
     assert list(table.index) == ["[1. One](chapters/01_one.ipynb#claims)", "[2. Two](chapters/02_two.ipynb#claims)"]
     assert table.iloc[0, :3].tolist() == [1, 1, 0]
     assert table.iloc[1, :3].tolist() == [2, 0, 1]
-    assert table["this book's: reproduced"].tolist() == ["1 of 1", "0 of 1"]
+    assert table["this book's: reproduced"].tolist() == [1, 0]
+    assert table["this book's: not reproduced"].tolist() == [0, 1]
+    assert table["this book's: undecided"].tolist() == [0, 0]
 
 
 def test_the_results_page_opens_with_the_summary_before_the_full_tables():
     page = results_page(RECORDS)
     assert page.index("| chapter |") < page.index("## Chapter 1: One") < page.index("## Chapter 2: Two")
-    assert "the papers' claims: **3 of 5** reproduced" in page
-    assert "this book's own claims: **1 of 2** reproduced" in page
+    assert "the papers' claims: **3 reproduced, 1 not reproduced, 1 undecided**" in page
+    assert "this book's own claims: **1 reproduced, 1 not reproduced, 0 undecided**" in page
+    assert "designs with power below 0.5 at their smallest effect of interest: 1" in page
+
+
+def test_each_row_shows_power_and_why_an_undecided_claim_is_undecided():
+    page = results_page(RECORDS)
+    assert "| **undecided (instrument)** | instrument: x |" in page
+    assert "| 0.90 (4 seeds for 0.8) |" in page and "| n/a |" in page
+    assert "| 0.30 (4 seeds for 0.8) | **reproduced** | low power (0.30 at the smallest effect of interest) |" in page
+
+
+def test_the_rule_changes_are_listed_with_their_commit():
+    page = results_page(RECORDS)
+    section = page[page.index("## Rules changed after a result was seen"):]
+    assert "| 2 | b | p < 0.01 | p < 0.05 | out of reach | 3ce9542 |" in section
+    assert "None." in results_page(RECORDS[:1])

@@ -21,3 +21,25 @@ def test_import_sets_a_short_spin_before_torch_is_loaded():
 
 def test_a_spin_count_the_reader_set_wins():
     assert _probe(GOMP_SPINCOUNT="50000") == ["50000", "False"]
+
+
+def _mkl(**env: str) -> str:
+    clean = {k: v for k, v in os.environ.items() if k != "MKL_CBWR"}
+    probe = "import os, clipbook; print(os.environ.get('MKL_CBWR'))"
+    return subprocess.run([sys.executable, "-c", probe], env=clean | env, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def test_mkl_s_branch_follows_the_cpu_s_widest_instruction_set_not_its_vendor():
+    from clipbook import _mkl_branch
+
+    assert _mkl_branch("processor : 0\nflags\t\t: fpu sse2 avx2 avx512f avx512dq\n") == "AVX512"
+    assert _mkl_branch("flags\t\t: fpu sse2 avx avx2 fma\n") == "AVX2"
+    assert _mkl_branch("flags\t\t: fpu sse2\n") is None and _mkl_branch("") is None
+    assert _mkl_branch("bogomips : 1\nflags : avx2\nflags : avx512f\n") == "AVX2"  # the first flags line
+    if os.path.exists("/proc/cpuinfo"):
+        assert _mkl() == (_mkl_branch(open("/proc/cpuinfo").read()) or "None")
+
+
+def test_an_mkl_branch_the_reader_set_wins():
+    assert _mkl(MKL_CBWR="COMPATIBLE") == "COMPATIBLE"

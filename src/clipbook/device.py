@@ -50,5 +50,6 @@ def describe_environment(device: torch.device | None = None) -> dict:
         "open_clip": open_clip.__version__,
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "cpu_threads": torch.get_num_threads(),
+        "mkl_branch": os.environ.get("MKL_CBWR", "MKL's choice"),
         "platform": platform.platform(),
     }

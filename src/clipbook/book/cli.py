@@ -27,7 +27,8 @@ def _report(chapter: runner.Chapter, out: Path) -> None:
     print(f"{chapter.slug}: {out} ({record['run']['duration_s']} s)")
     for claim in record["claims"]:
         whose = "" if claim["origin"] == "paper" else ", this book's claim"
-        print(f"   {claim['id']}: {claim['verdict']}{whose} ({claim['measured']})")
+        why = f"; {claim['diagnosis']}" if claim.get("diagnosis") else ""
+        print(f"   {claim['id']}: {claim['verdict']}{whose} ({claim['measured']}{why})")
 
 
 def cmd_run(args) -> int:

@@ -28,46 +28,76 @@ def _md_table(frame: pd.DataFrame) -> str:
     return header + "\n" + "\n".join("| " + " | ".join(row) + " |" for row in cells.to_numpy())
 
 
+def _label(claim: dict) -> str:
+    return "undecided (instrument)" if claim.get("why", "").startswith("instrument") else claim["verdict"]
+
+
+def _counts(claims: list[dict]) -> dict[str, int]:
+    return {v: sum(c["verdict"] == v for c in claims) for v in ("reproduced", "not reproduced", "undecided")}
+
+
 def summary_table(records: list[dict]) -> pd.DataFrame:
     """One row per chapter: the paper's claims by verdict and this book's, with a link to the
     chapter's claims section: what a reader takes in at a glance."""
     rows = []
     for r in records:
-        paper = [c for c in r["claims"] if c["origin"] == "paper"]
-        book = [c for c in r["claims"] if c["origin"] == "book"]
-        rows.append({"chapter": f"[{r['number']}. {r['run']['title']}](chapters/{r['stem']}.ipynb#claims)",
-                     "paper: reproduced": sum(c["reproduced"] is True for c in paper),
-                     "paper: not reproduced": sum(c["reproduced"] is False for c in paper),
-                     "paper: undecided": sum(c["reproduced"] is None for c in paper),
-                     "this book's: reproduced": f"{sum(c['reproduced'] is True for c in book)} of {len(book)}"})
-    return pd.DataFrame(rows, columns=["chapter", "paper: reproduced", "paper: not reproduced", "paper: undecided",
-                                       "this book's: reproduced"])
+        row = {"chapter": f"[{r['number']}. {r['run']['title']}](chapters/{r['stem']}.ipynb#claims)"}
+        for origin, whose in (("paper", "paper"), ("book", "this book's")):
+            counts = _counts([c for c in r["claims"] if c["origin"] == origin])
+            row |= {f"{whose}: {v}": n for v, n in counts.items()}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _power(claim: dict) -> str:
+    power = claim.get("power")
+    if power is None or power != power:  # NaN
+        return "n/a"
+    return f"{power:.2f}" + (f" ({claim['needed']} {claim.get('unit', 'seeds')} for 0.8)" if claim.get("needed") else "")
 
 
 def results_page(records: list[dict]) -> str:
-    """Every chapter's claims table: the claim, whose it is (the paper's or this book's), the test,
-    what we measured, the verdict; the counts of each kind first."""
+    """Every chapter's claims table: the claim, whose it is (the paper's or this book's), the rule,
+    what we measured, the design's power, the verdict and, for an undecided claim, why; the counts
+    of each kind first, and every rule changed after a result was seen last."""
     parts = ["# Results: claims vs. reproduced\n",
-             "Each chapter states its source paper's claims, decides each with a test written from "
-             "the claim before the experiment ran, and reports the verdict. This page gathers those "
-             "tables from the executed chapters; a claim that did not reproduce is listed as such.\n"]
+             "Each chapter states its source paper's claims, decides each with a rule written from the claim "
+             "before the experiment ran, and reports the verdict in three words ({doc}`deciding`): "
+             "*reproduced* (the interval clears the threshold in the paper's direction), *not reproduced* (the "
+             "data rule out the smallest effect of interest: evidence against the claim) or *undecided* (neither: "
+             "too few seeds, or an instrument that failed its control). This page gathers those tables from the "
+             "executed chapters.\n"]
     claims = [c for r in records for c in r["claims"]]
     parts.append(f"Across {len(records)} chapter(s):\n")
     for origin, whose in (("paper", "the papers' claims"), ("book", "this book's own claims")):
-        mine = [c for c in claims if c["origin"] == origin]
-        parts.append(f"- {whose}: **{sum(c['reproduced'] is True for c in mine)} of {len(mine)}** reproduced")
+        counts = _counts([c for c in claims if c["origin"] == origin])
+        parts.append(f"- {whose}: **{counts['reproduced']} reproduced, {counts['not reproduced']} not reproduced, "
+                     f"{counts['undecided']} undecided**")
+    weak = sum(1 for c in claims if c.get("power") == c.get("power") and (c.get("power") or 1) < 0.5)
+    parts.append(f"- designs with power below 0.5 at their smallest effect of interest: {weak}")
     parts.append("\n" + _md_table(summary_table(records)) + "\n")
     parts.append("\nA claim of *this book* extends its paper (a control, a finer dose-response, a prediction "
-                 "the paper does not make): its verdict is not the paper's.\n")
+                 "the paper does not make): its verdict is not the paper's. *Power* is the chance the rule says "
+                 "reproduced when the true effect is the smallest effect of interest, at the observed spread; "
+                 "beside it, the seeds that would raise it to 0.8.\n")
     for r in records:
         parts.append(f"## Chapter {r['number']}: {r['run']['title']}\n")
         parts.append(f"Source: [the chapter](chapters/{r['stem']}.ipynb), run at the "
                      f"`{r['run']['profile']}` profile.\n")
-        frame = pd.DataFrame(r["claims"])
-        frame["claim of"] = frame["origin"].map(ORIGIN_LABELS)
-        frame = frame[["id", "statement", "claim of", "source", "test", "measured", "verdict"]]
-        frame["verdict"] = frame["verdict"].map(lambda v: f"**{v}**")
-        parts.append(_md_table(frame.rename(columns={"statement": "claim"})) + "\n")
+        frame = pd.DataFrame([{"id": c["id"], "claim": c["statement"], "claim of": ORIGIN_LABELS[c["origin"]],
+                               "source": c["source"], "test": c["test"], "measured": c["measured"],
+                               "power": _power(c), "verdict": f"**{_label(c)}**", "why": c.get("diagnosis", "")}
+                              for c in r["claims"]])
+        parts.append(_md_table(frame) + "\n")
+    changes = [{"chapter": r["number"], "claim": c["id"], **change} for r in records for c in r["claims"]
+               for change in c.get("history", [])]
+    parts.append("## Rules changed after a result was seen\n")
+    if changes:
+        parts.append("Each change, what the rule was and is, why, and the commit that made it; the chapters show "
+                     "them with their claims.\n")
+        parts.append(_md_table(pd.DataFrame(changes)) + "\n")
+    else:
+        parts.append("None.\n")
     return "\n".join(parts)
 
 

@@ -120,3 +120,20 @@ def line_gap(a: pd.DataFrame, b: pd.DataFrame, at: float, *, group: str = "seed"
             values.append(predicted(xa[ia], ya[ia]) - predicted(xb[ib], yb[ib]))
     lo, hi = percentile_bounds(values, confidence)
     return Interval(predicted(xa, ya) - predicted(xb, yb), float(lo), float(hi), len(values))
+
+
+def matched_difference(a: pd.DataFrame, b: pd.DataFrame, column: str = "er") -> dict:
+    """``column`` of model ``a`` minus model ``b`` (one model's checkpoints each, with ``step`` and
+    ``id_accuracy``) at the ID accuracy both reached: the lower of their final accuracies, where each
+    is read along its own trajectory (:func:`at_accuracy`: the first time the model was that
+    accurate). NaN when a model was already more accurate at its first checkpoint."""
+    a, b = a.sort_values("step"), b.sort_values("step")
+    accuracy = min(a.id_accuracy.iloc[-1], b.id_accuracy.iloc[-1])
+    value = at_accuracy(a.id_accuracy, a[column], accuracy) - at_accuracy(b.id_accuracy, b[column], accuracy)
+    return {"delta_er": value, "accuracy": accuracy}
+
+
+def final_difference(a: pd.DataFrame, b: pd.DataFrame, column: str = "er") -> dict:
+    """``column`` of model ``a`` minus model ``b`` at their last checkpoints (the paper's reading)."""
+    a, b = a.sort_values("step").iloc[-1], b.sort_values("step").iloc[-1]
+    return {"delta_er": a[column] - b[column], "accuracy": min(a.id_accuracy, b.id_accuracy)}

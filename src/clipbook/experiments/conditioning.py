@@ -26,6 +26,7 @@ import torch
 from clipbook.data.views import PairedViews, ViewSpec, sample_views
 from clipbook.device import default_device
 from clipbook.evaluate import spectral
+from clipbook.evaluate.rules import Above, Below, Control, Decision, all_of
 from clipbook.evaluate.stats import UNDECIDED, Interval, mean_ci, spearman_per_group, summarize
 from clipbook.learners import sweeps
 from clipbook.models import linear
@@ -337,3 +338,42 @@ def singular_value_curves(history: pd.DataFrame, kappa_z: float, neg_weight: flo
                    & (history.negatives == "outside") & (history.neg_weight == neg_weight)]
     direction = rows.metric.str.removeprefix("sv_").astype(int) + 1
     return pd.DataFrame({"step": rows.step, "seed": rows.seed, "direction": direction, "value": np.log10(rows.value)})
+
+
+_TREND = "halfway from chance (0) to a steady fall (-1); power at a steady fall"
+_TENFOLD = "a tenfold change, the smallest called a change of order; power at a hundredfold"
+def claim_rules(tolerance: float, balanced: float) -> dict:
+    """Each claim's rule, as stated before the run. ``tolerance`` is claim a's bound on CLIP's final
+    condition number (twice the theory's balanced value ``balanced``, at which its power is computed).
+    Rises and falls are in log10 of the condition number."""
+    return {
+        "rise": Above(1.0, 1.0, _TENFOLD, power_at=2.0, what="CI of log10(peak / start)"),
+        "final": Below(tolerance, tolerance, "twice the theory's balanced value; power at the balanced value",
+                       power_at=balanced, what="CI of CLIP's final condition number"),
+        "collapse": Above(2.0, 2.0, "a hundredfold, the bar of the claim; power at a thousandfold", power_at=3.0,
+                          what="CI of log10(final without negatives / final with CLIP's loss)"),
+        "trend": Below(-0.5, -0.5, _TREND, power_at=-1.0, what="CI of mean Spearman rho(weight, final condition number)"),
+        "aligned": Above(0.9, 0.9, "90% of the final alignment; power at all of it", power_at=1.0,
+                         what="CI of alignment at the peak / final alignment"),
+        "falls": Below(-1.0, -1.0, _TENFOLD, power_at=-2.0, what="CI of the log10 change"),
+        "stays": Above(-0.1, -0.1, "a fall of about 20%; power at no change", power_at=0.0,
+                       what="CI of the log10 change"),
+    }
+
+
+def decide(stats: dict[str, Interval], switch: dict[str, Interval], tolerance: float, balanced: float,
+           control: Control) -> dict[str, Decision]:
+    """Every claim's decision from :func:`claim_statistics` and :func:`switch_statistics`; the
+    claims that read the condition number stand only where its control read known values."""
+    r = claim_rules(tolerance, balanced)
+    return {
+        "a": all_of({"rise": r["rise"].decide(stats["rise"], control=control),
+                     "final": r["final"].decide(stats["clip_final"], control=control)}),
+        "b": r["collapse"].decide(stats["collapse"], control=control),
+        "c": r["trend"].decide(stats["trend"], control=control),
+        "d": r["aligned"].decide(stats["aligned_at_peak"]),
+        "e": all_of({"CLIP over the off window": r["falls"].decide(switch["clip_window"], control=control),
+                     "switched off": r["stays"].decide(switch["off_window"], control=control),
+                     "back on": r["falls"].decide(switch["restart"], control=control)}),
+        "f": r["trend"].decide(stats["inside_trend"], control=control),
+    }

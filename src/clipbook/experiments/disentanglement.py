@@ -15,6 +15,7 @@ from dataclasses import replace
 from functools import partial
 from typing import NamedTuple, Sequence
 
+import numpy as np
 import pandas as pd
 import torch
 from scipy import stats
@@ -27,12 +28,15 @@ from clipbook.data.shapes import ATTRIBUTES
 from clipbook.device import default_device
 from clipbook.evaluate import compositional
 from clipbook.evaluate.classify import accuracy, image_features
-from clipbook.evaluate.disentanglement import scores, z_diff
+from clipbook.evaluate.controls import disentanglement_controls, effective_rank_control
+from clipbook.evaluate.disentanglement import rankme, scores, z_diff
+from clipbook.evaluate.rules import (Above, AtLeast, Below, Control, Decision, Significant, all_of,
+                                     not_run)
 from clipbook.evaluate.stats import Interval, mean_ci, paired_difference, spearman_ci
 from clipbook.evaluate.zero_shot import ensemble_head
 from clipbook.learners.sweeps import Sweep
 from clipbook.models.text_towers import create_frozen_text_clip
-from clipbook.models.towers import create_clip
+from clipbook.models.towers import create_clip, model_config
 from clipbook.parallel import map_jobs
 from clipbook.training.loop import TrainConfig
 from clipbook.training.stacked import StackedModels, clip_loss_fn, fit, pixels
@@ -202,9 +206,96 @@ def rise_over_training(history: pd.DataFrame, family: str, metric: str = "z_diff
 def metric_gaps(results: pd.DataFrame, side: str, metrics: Sequence[str], a: str, b: str) -> pd.DataFrame:
     """:func:`family_gap` of each ``side`` metric between families ``a`` and ``b``."""
     rows = [{"metric": m, **family_gap(results, f"{side}_{m}", a, b)._asdict()} for m in metrics]
-    return pd.DataFrame(rows).rename(columns={"mean": "gap", "n": "seeds"})
+    return pd.DataFrame(rows).rename(columns={"mean": "gap", "n": "seeds"})[["metric", "gap", "lo", "hi", "seeds"]]
 
 
 def interval_text(table: pd.DataFrame, value: str) -> str:
     """'z_diff 0.41 [0.10, 0.66]; ...' for a table of intervals (a claim's measured column)."""
     return "; ".join(f"{r.metric} {getattr(r, value):.2f} [{r.lo:.2f}, {r.hi:.2f}]" for r in table.itertuples())
+
+
+# ---------------------------------------------------------------- instruments and claims
+
+def metric_controls(world: CompositionWorld, coverage: float, seed: int, model_name: str, dci_trees: int
+                    ) -> tuple[dict[str, Control], pd.DataFrame]:
+    """Every metric the claims read, on codes of known structure (additive, half mixed, entangled:
+    :func:`~clipbook.evaluate.controls.disentanglement_controls`) for the rows of this world's
+    test set at ``coverage`` and ``seed``, in the embedding dimension of ``model_name``, scored as
+    the models are (DCI with ``dci_trees`` trees); and the effective rank on codes of known rank."""
+    factors = unseen_compositions(world, coverage, seed).factors(world)
+    dim = model_config(model_name)["embed_dim"]
+    classifier = partial(GradientBoostingClassifier, n_estimators=dci_trees, random_state=seed)
+    found, table = disentanglement_controls(factors, dim, PAPER_METRICS,
+                                            partial(scores, dci_classifier=classifier, seed=seed), seed=seed)
+    return found | {"rankme": effective_rank_control(rankme, dim, seed=seed)}, table
+
+
+C_OOD_SMALLEST = 0.05
+"""The smallest difference in C-OoD accuracy of interest: five points, about one chance level of the
+16 unseen compositions (the paper reports no effect size for its factors)."""
+_RHO = "a moderate rank correlation (0.3); the paper reports none"
+_ACCURACY = "five points of C-OoD accuracy, about one chance level"
+def claim_rules(chance: float) -> dict:
+    """Each claim's rule, as stated before the run; ``chance`` is one over the unseen compositions."""
+    return {
+        "differ": Significant(0.05, "Kruskal-Wallis over the learned-text families",
+                              "one family five points of C-OoD accuracy from the others"),
+        "above_chance": Above(chance, chance + C_OOD_SMALLEST, _ACCURACY, what="CI of the reference's C-OoD accuracy"),
+        "correlation": AtLeast(3, Above(0.0, 0.3, _RHO, what="bootstrap CI of Spearman rho with C-OoD accuracy",
+                                        unit="models")),
+        "accuracy_gap": Above(0.0, C_OOD_SMALLEST, _ACCURACY, what="CI of the paired difference in C-OoD accuracy"),
+        "metric_gaps": AtLeast(3, Above(0.0, 0.1, "a tenth of a metric's range (the metrics' control separation)",
+                                        what="CI of the paired difference")),
+        "rank": Below(0.0, -0.3, _RHO, what="bootstrap CI of Spearman rho(RankMe, C-OoD accuracy)", unit="models"),
+        "rise": Above(0.0, 0.1, "a tenth of Z-diff's range", what="CI of image Z-diff, last step minus step 0"),
+    }
+
+
+def family_difference_power(n_families: int, n_seeds: int, sd: float, effect: float = C_OOD_SMALLEST,
+                            alpha: float = 0.05, draws: int = 2000, seed: int = 0) -> float:
+    """The chance that the Kruskal-Wallis test finds ``n_families`` families of ``n_seeds`` different
+    (p < ``alpha``) when one of them lies ``effect`` from the rest and seeds spread with ``sd``
+    (normal, simulated): the power of claim a's test."""
+    if n_families < 2 or n_seeds < 2 or not sd > 0:
+        return float("nan")
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0.0, sd, size=(draws, n_families, n_seeds))
+    x[:, 0] += effect
+    found = [stats.kruskal(*groups).pvalue < alpha for groups in x]
+    return float(np.mean(found))
+
+
+def _side_intervals(table: pd.DataFrame) -> dict[str, Interval]:
+    return {r.metric: Interval(r.rho, r.lo, r.hi, int(r.models)) for r in table.itertuples()}
+
+
+def decide(results: pd.DataFrame, history: pd.DataFrame, reference_coverage: float, runs: Sequence[Setting],
+           instruments: dict[str, Control]) -> dict[str, Decision]:
+    """Every claim's decision (a-h) from the sweep's results and training history; each claim on a
+    metric counts only the metrics whose control passed (``instruments``, by metric name)."""
+    r = claim_rules(float(results.chance.iloc[0]))
+    learned = learned_text(results)
+    _, p_families = family_differences(learned)
+    sd = float(learned.groupby("family").composition.std(ddof=1).mean())
+    power = family_difference_power(learned.family.nunique(), int(learned.groupby("family").size().min()), sd)
+    reference = results[results.family == REFERENCE]
+    out = {"a": all_of({"families": r["differ"].decide(p_families, power),
+                        "reference": r["above_chance"].decide(mean_ci(reference.composition))})}
+    fixed = results[results.coverage == reference_coverage]
+    for claim_id, side, rows in (("b", "image", results), ("c", "text", results), ("d", "image", fixed)):
+        out[claim_id] = r["correlation"].decide(_side_intervals(correlations(rows, side, PAPER_METRICS)), instruments)
+    dependent = sorted((s for s in runs if s.dependence > 0), key=lambda s: s.dependence)
+    out["e"] = (r["accuracy_gap"].decide(family_gap(results, "composition", REFERENCE, dependent[-1].family))
+                if dependent else not_run("no dependent-pairs family"))
+    frozen = {s.text: s.family for s in runs if s.text != "learned"}
+    if {"additive", "entangled"} <= set(frozen):
+        gaps = {m: family_gap(results, f"image_{m}", frozen["additive"], frozen["entangled"]) for m in PAPER_METRICS}
+        out["f"] = all_of({"accuracy": r["accuracy_gap"].decide(
+                               family_gap(results, "composition", frozen["additive"], frozen["entangled"])),
+                           "image metrics": r["metric_gaps"].decide(gaps, instruments)})
+    else:
+        out["f"] = not_run("no frozen additive and entangled text towers")
+    rank = correlations(results, "image", ["rankme"]).iloc[0]
+    out["g"] = r["rank"].decide(Interval(rank.rho, rank.lo, rank.hi, int(rank.models)), control=instruments["rankme"])
+    out["h"] = r["rise"].decide(rise_over_training(history, REFERENCE), control=instruments["z_diff"])
+    return out

@@ -25,8 +25,9 @@ from clipbook.data.diversity import DiversityWorld, accuracy_columns, test_sets,
 from clipbook.data.render import ShapesData
 from clipbook.device import default_device
 from clipbook.evaluate.classify import image_features, linear_probe, probe_accuracy
-from clipbook.evaluate.robustness import BaselineFit, at_accuracy, fit_baseline
-from clipbook.evaluate.stats import Interval, equivalence, mean_ci
+from clipbook.evaluate.robustness import BaselineFit, final_difference, fit_baseline, matched_difference
+from clipbook.evaluate.rules import Above, Control, Decision, Within, joint, not_run
+from clipbook.evaluate.stats import Interval, mean_ci
 from clipbook.learners.sweeps import Sweep
 from clipbook.learners.towers import train_classifier_measured, train_clip_measured
 from clipbook.models.towers import classifier_from, create_clip, create_simclr, create_supervised
@@ -214,23 +215,6 @@ def _models(results: pd.DataFrame, model: Model) -> pd.DataFrame:
                    & (results.left_out == model.left_out)]
 
 
-def matched_difference(a: pd.DataFrame, b: pd.DataFrame, column: str = "er") -> dict:
-    """``column`` of model ``a`` minus model ``b`` (one model's checkpoints each) at the ID
-    accuracy both reached: the lower of their final accuracies, where each is read along its own
-    trajectory (:func:`~clipbook.evaluate.robustness.at_accuracy`: the first time the model was
-    that accurate). NaN when a model was already more accurate at its first checkpoint."""
-    a, b = a.sort_values("step"), b.sort_values("step")
-    accuracy = min(a.id_accuracy.iloc[-1], b.id_accuracy.iloc[-1])
-    value = at_accuracy(a.id_accuracy, a[column], accuracy) - at_accuracy(b.id_accuracy, b[column], accuracy)
-    return {"delta_er": value, "accuracy": accuracy}
-
-
-def final_difference(a: pd.DataFrame, b: pd.DataFrame, column: str = "er") -> dict:
-    """``column`` of model ``a`` minus model ``b`` at their last checkpoints (the paper's reading)."""
-    a, b = a.sort_values("step").iloc[-1], b.sort_values("step").iloc[-1]
-    return {"delta_er": a[column] - b[column], "accuracy": min(a.id_accuracy, b.id_accuracy)}
-
-
 Reading = Literal["matched", "final"]
 _READINGS = {"matched": matched_difference, "final": final_difference}
 
@@ -263,14 +247,11 @@ SIZE_FLOOR = 0.3
 decides nothing."""
 
 
-def contributes_little(effects: pd.DataFrame, factor: str, margin: float, smallest_clip: float) -> bool | None:
-    """The verdict of a contributes-little claim (b to f): :func:`~clipbook.evaluate.stats.equivalence`
-    of the factor's changes in ER within plus or minus ``margin``. The size test is undecided
-    (``None``) when the smaller CLIP's accuracy ``smallest_clip`` (:func:`smallest_clip_accuracy`)
-    is below :data:`SIZE_FLOOR`: a model near chance tests nothing."""
-    if factor == "training set size" and not smallest_clip >= SIZE_FLOOR:
-        return None
-    return equivalence(effects[effects.factor == factor].delta_er, margin)
+def size_control(smallest_clip: float) -> Control:
+    """The size factor's instrument: a CLIP on the smaller set that learns (:data:`SIZE_FLOOR`);
+    one near chance tests nothing."""
+    return Control(f"the smaller CLIP learns (mean final ID accuracy at least {SIZE_FLOOR:g}, three times chance)",
+                   bool(smallest_clip >= SIZE_FLOOR), f"{smallest_clip:.2f}")
 
 
 READING_NAMES = {"matched": "matched accuracy", "final": "last checkpoint"}
@@ -367,3 +348,49 @@ def model_names(results: pd.DataFrame) -> pd.Series:
     size = np.where(results.size_fraction < 1, " (" + (results.size_fraction * 100).round().astype(int).astype(str)
                     + "% size)", "")
     return method + head + ", " + data + left_out + size
+
+
+# ---------------------------------------------------------------- claims
+
+LITTLE = {"b": "training set size", "c": "language at training time", "d": "language at test time",
+          "e": "contrastive loss", "f": "language and loss (SimCLR)"}
+"""The contributes-little claims and their factors."""
+COVERAGE_CLAIMS = {"g": "covered - left out", "h": "left out - narrow"}
+MAIN_FLOOR = 0.03
+"""Claim a's threshold (and g's, h's): three points of OOD accuracy above the baseline line."""
+
+
+def claim_rules(margin: float) -> dict:
+    """The rules, as stated before the run: a main cause (claim a) and a coverage effect (g, h)
+    clear :data:`MAIN_FLOOR` with their smallest effect of interest at the margin; contributing
+    little (b-f) is equivalence within +/- ``margin``."""
+    smallest = max(margin, MAIN_FLOOR)
+    because = "the margin of claims b-f: a cause must exceed what contributes little"
+    return {"main": Above(MAIN_FLOOR, smallest, because, power_at=None if smallest > MAIN_FLOOR else 2 * MAIN_FLOOR,
+                          what="95% CI of the matched change in ER"),
+            "little": Within(margin, "five points of OOD accuracy, stated before the run",
+                             what="90% CI of the matched change in ER")}
+
+
+def decide(effects: pd.DataFrame, coverage: pd.DataFrame, margin: float, smallest_clip: float,
+           er_control: Control) -> dict[str, Decision]:
+    """Every claim's decision from the matched effects (:func:`factor_effects`,
+    :func:`coverage_effects`); each reads effective robustness and stands only where its control
+    saw a planted effect, and the size test needs a smaller CLIP that learns (:func:`size_control`).
+    A factor or comparison this run did not include is undecided (not run)."""
+    r = claim_rules(margin)
+    wide, tost = factor_intervals(effects), factor_intervals(effects, 0.90)
+    cover = factor_intervals(coverage, by="comparison") if len(coverage) else {}
+
+    def little(factor: str) -> Decision:
+        if factor not in tost:
+            return not_run(f"no {factor} arm in this run")
+        control = joint(er_control, size_control(smallest_clip)) if factor == LITTLE["b"] else er_control
+        return r["little"].decide(tost[factor], control=control)
+
+    main = "training distribution"
+    out = {"a": r["main"].decide(wide[main], control=er_control) if main in wide else not_run("no narrow CLIP")}
+    out |= {k: little(f) for k, f in LITTLE.items()}
+    out |= {k: r["main"].decide(cover[c], control=er_control) if c in cover else not_run("no left-out styles")
+            for k, c in COVERAGE_CLAIMS.items()}
+    return out

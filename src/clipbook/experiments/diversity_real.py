@@ -23,6 +23,8 @@ import torch
 from clipbook.data import real
 from clipbook.device import default_device
 from clipbook.evaluate.robustness import BaselineFit, effective_robustness_ci, fit_baseline
+from clipbook.evaluate.rules import Decision, Within
+from clipbook.evaluate.stats import Interval
 from clipbook.learners import imagenet_runs
 from clipbook.learners.imagenet_runs import SHIFTS, TEST_LAYOUT, RealConfig, train_clip
 from clipbook.models.towers import create_supervised
@@ -86,7 +88,7 @@ def effective_robustness(points: pd.DataFrame, *, n_boot: int = 1000) -> tuple[p
         ci = effective_robustness_ci(base.id_accuracy, base.ood_accuracy, [row.id_accuracy], [row.ood_accuracy],
                                      n_boot=n_boot)
         rows.append(dict(method=row.method, run=row.run, epoch=row.epoch, id_accuracy=row.id_accuracy,
-                         ood_accuracy=row.ood_accuracy, er=ci.mean, er_lo=ci.lo, er_hi=ci.hi))
+                         ood_accuracy=row.ood_accuracy, er=ci.mean, er_lo=ci.lo, er_hi=ci.hi, baseline_models=len(base)))
     return pd.DataFrame(rows), line
 
 
@@ -113,3 +115,15 @@ def run(root: str | Path, out: str | Path, config: RealConfig = RealConfig(), *,
                                               batch_size=config.batch_size, workers=config.workers,
                                               device=torch_device)
 
+
+
+NO_ER_MARGIN = 0.05
+"""Claim r's margin, stated before any run: no effective robustness means within 5 points of the line."""
+
+
+def no_effective_robustness(row) -> Decision:
+    """Claim r from a row of :func:`effective_robustness`: its 95% bootstrap interval (over the
+    baseline models) within +/- :data:`NO_ER_MARGIN`."""
+    rule = Within(NO_ER_MARGIN, "stated before any run", alpha=0.025, what="95% bootstrap CI of its ER",
+                  unit="baseline models")
+    return rule.decide(Interval(row.er, row.er_lo, row.er_hi, int(row.baseline_models)))

@@ -191,12 +191,13 @@ def common_id_accuracy(results: pd.DataFrame) -> float:
 def claim_statistics(results: pd.DataFrame, n_boot: int = 1000) -> dict[str, Interval]:
     """``caption_line_gap``: OOD accuracy on the full captions' line minus on the label-only line,
     each fitted in logit space to its checkpoints, at :func:`common_id_accuracy`; the interval
-    resamples seeds (a run's checkpoints are not independent). Undecided when the variants'
-    ID accuracies do not overlap, when a variant's do not vary (no line), or when a variant has
-    fewer than two seeds to resample."""
+    resamples seeds (a run's checkpoints are not independent), and its ``n`` is the fewer variant's
+    seeds. Undecided when the variants' ID accuracies do not overlap, when a variant's do not vary
+    (no line), or when a variant has fewer than two seeds to resample."""
     at = common_id_accuracy(results)
     full, label = (results[results.variant == v] for v in (FULL, LABEL_ONLY))
     if np.isnan(at) or min(v.seed.nunique() for v in (full, label)) < 2 or min(
             v.id_accuracy.nunique() for v in (full, label)) < 2:
         return {"caption_line_gap": UNDECIDED}
-    return {"caption_line_gap": line_gap(full, label, at, n_boot=n_boot)}
+    seeds = min(v.seed.nunique() for v in (full, label))  # what the interval rests on (not its resamples)
+    return {"caption_line_gap": line_gap(full, label, at, n_boot=n_boot)._replace(n=seeds)}

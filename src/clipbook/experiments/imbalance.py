@@ -22,6 +22,7 @@ from clipbook.data.imbalance import ImbalanceWorld, sample
 from clipbook.device import default_device
 from clipbook.evaluate.imbalance import confusion_matrix, frequency_correlations
 from clipbook.evaluate.stats import Interval, mean_ci, paired_difference
+from clipbook.evaluate.rules import Above, Below, Control, Decision, all_of, not_run
 from clipbook.evaluate.zero_shot import linear_head
 from clipbook.learners.linear import prototype_logits, stack_batches, train_mmcl, train_prototype_sl
 from clipbook.learners.sweeps import Sweep
@@ -30,6 +31,7 @@ from clipbook.training.loop import TrainConfig
 
 WEIGHTINGS = ("uniform", "sqrt", "frequency")
 CLIP, SL = "CLIP", "SL"
+FROZEN = "SL, frozen CLIP head"
 PAPER_RHO = pd.DataFrame(
     {"accuracy SL": [0.52, 0.63, 0.64], "accuracy CLIP": [0.28, 0.52, 0.41],
      "predictions SL": [0.57, 0.76, 0.82], "predictions CLIP": [0.08, 0.32, 0.14]},
@@ -54,10 +56,10 @@ def variants(vocab_sizes: Sequence[int], weightings: Sequence[str], n_classes: i
         raise ValueError(f"weightings must be among {WEIGHTINGS}, got {sorted(unknown)}")
     runs = [Variant(CLIP), Variant(SL)]
     runs += [Variant(f"SL, vocabulary {v} ({w})", v, w) for v in vocab_sizes for w in weightings if v < n_classes]
-    runs.append(Variant("SL, frozen CLIP head", frozen_head=True))
+    runs.append(Variant(FROZEN, frozen_head=True))
     if vocab_sizes and min(vocab_sizes) < n_classes:
         w = "frequency" if "frequency" in weightings else weightings[0]
-        runs.append(Variant(f"SL, frozen CLIP head + vocabulary {min(vocab_sizes)}", min(vocab_sizes), w, True))
+        runs.append(Variant(f"{FROZEN} + vocabulary {min(vocab_sizes)}", min(vocab_sizes), w, True))
     return runs
 
 
@@ -151,3 +153,60 @@ def paired_change(before: pd.DataFrame, after: pd.DataFrame, value: str = "rho_p
     """Per method run in both sweeps, ``value`` in ``before`` minus in ``after``, paired by seed."""
     wide = [r.pivot_table(index="seed", columns="method", values=value) for r in (before, after)]
     return {m: mean_ci((wide[0][m] - wide[1][m]).to_numpy()) for m in wide[1].columns if m in wide[0]}
+
+
+# ---------------------------------------------------------------- claims
+
+RHO_SMALLEST = 0.1
+"""The smallest change of a frequency rank correlation of interest where the paper gives no number: a
+tenth of its range from 0 to 1."""
+_RHO = "a tenth of the correlation's range (the paper gives no number here)"
+
+
+def claim_rules() -> dict:
+    """Each claim's rule, as stated before the run. Claim a's smallest effects are Wen et al.'s own:
+    the smallest SL - CLIP gap they report over their three data sets (Fig. 1b, Fig. 11)."""
+    paper = {m: float((PAPER_RHO[f"{m} SL"] - PAPER_RHO[f"{m} CLIP"]).min()) for m in ("accuracy", "predictions")}
+    because = "the smallest SL - CLIP gap Wen et al. report over their three data sets (LAIONet)"
+    return {
+        "accuracy_bias": Above(0.0, round(paper["accuracy"], 2), because, what="CI of rho(SL) - rho(CLIP), accuracy"),
+        "prediction_bias": Above(0.0, round(paper["predictions"], 2), because,
+                                 what="CI of rho(SL) - rho(CLIP), predictions"),
+        "rho_drop": Above(0.0, RHO_SMALLEST, _RHO, what="CI of the fall in rho of predictions"),
+        "accuracy_gain": Above(0.0, 0.02, "two accuracy points", what="CI of the accuracy gain"),
+        "matches": Above(-0.05, -0.05, "five points below CLIP, the claim's margin; power at CLIP's level",
+                         power_at=0.0, what="CI of trimmed-class accuracy minus CLIP's"),
+        "below": Below(0.0, -0.05, "five points below CLIP, the margin of the claim's other half",
+                       what="CI of trimmed-class accuracy minus CLIP's"),
+    }
+
+
+def decide(results: pd.DataFrame, large: pd.DataFrame, captions: pd.DataFrame, trimmed: pd.DataFrame,
+           scale: pd.DataFrame, opened: pd.DataFrame, subsampled: str | None, frozen_subsampled: str | None,
+           data_fraction: float, control: Control) -> dict[str, Decision]:
+    """Every claim's decision (a-h) from the chapter's sweeps; the claims on a frequency correlation
+    stand only where its control (:func:`~clipbook.evaluate.controls.frequency_correlation_control`)
+    saw a planted bias."""
+    r = claim_rules()
+    out = {"a": all_of({"accuracy": r["accuracy_bias"].decide(gap(results, "rho_accuracy", SL, CLIP), control=control),
+                        "predictions": r["prediction_bias"].decide(gap(results, "rho_predictions", SL, CLIP),
+                                                                   control=control)})}
+    if subsampled is None:
+        out["b"] = out["c"] = not_run("no subsampled vocabulary")
+    else:
+        out["b"] = r["rho_drop"].decide(gap(results, "rho_predictions", SL, subsampled), control=control)
+        out["c"] = r["rho_drop"].decide(subsampling_effect(results, large, subsampled), control=control)
+    by_captions = captions.assign(method=captions.captions)
+    out["d"] = all_of({"bias": r["rho_drop"].decide(gap(by_captions, "rho_predictions", "class names", "descriptive"),
+                                                    control=control),
+                       "accuracy": r["accuracy_gain"].decide(gap(by_captions, "accuracy", "descriptive", "class names"))})
+    out["e"] = (all_of({"frozen head + subsampling": r["matches"].decide(gap(trimmed, "accuracy", frozen_subsampled, CLIP)),
+                        "frozen head alone": r["below"].decide(gap(trimmed, "accuracy", FROZEN, CLIP))})
+                if frozen_subsampled else not_run("no subsampled vocabulary on the frozen head"))
+    scaled = scale_effect(scale, data_fraction)
+    out["f"] = all_of({"CLIP": r["rho_drop"].decide(scaled[CLIP], control=control),
+                       "CLIP minus SL": r["rho_drop"].decide(scaled["difference"], control=control)})
+    concepts = paired_change(results, opened)
+    out["g"] = r["rho_drop"].decide(concepts[CLIP], control=control)
+    out["h"] = r["rho_drop"].decide(concepts[SL], control=control)
+    return out
