@@ -197,3 +197,18 @@ def test_equivalence_power_is_the_share_of_simulated_runs_that_equivalence_confi
     confirmed = np.mean([_equivalent(run, margin) is True for run in runs])
     assert equivalence_power(sd, n, margin, effect, draws=40_000, seed=7) == pytest.approx(confirmed, abs=0.02)
     assert np.isnan(equivalence_power(sd, 1, margin)) and np.isnan(equivalence_power(0.0, 5, margin))
+
+
+def test_paired_difference_refuses_duplicate_rows_and_counts_a_seed_missing_from_one_arm():
+    """A test audit's cases: duplicate (seed, arm) rows were averaged, and a seed missing from one
+    arm was dropped, so fewer seeds than were run could decide."""
+    df = pd.DataFrame({"seed": [0, 0, 1, 1, 2], "arm": ["a", "b", "a", "b", "a"], "v": [1.0, 0.5, 2.0, 1.0, 3.0]})
+    gap = paired_difference(df, "v", "arm", "a", "b")
+    assert gap.n == 2 and gap.missing == 1 and gap.mean == pytest.approx(0.75)
+    twice = pd.concat([df, df.iloc[[0]]])
+    with pytest.raises(ValueError, match=r"arm \['a'\] has several rows at seed \[0\]"):
+        paired_difference(twice, "v", "arm", "a", "b")
+    other = pd.concat([df, pd.DataFrame({"seed": [0, 0], "arm": ["c", "c"], "v": [9.0, 9.0]})])
+    assert paired_difference(other, "v", "arm", "a", "b") == gap  # rows of other arms do not matter
+    with_nan = df.assign(v=[1.0, np.nan, 2.0, 1.0, 3.0])
+    assert paired_difference(with_nan, "v", "arm", "a", "b").missing == 2
