@@ -126,8 +126,26 @@ def main(argv: list[str]) -> int:
     status |= recheck(timeouts, ROOT / "mutants")
     table, survivors = report(status)
     print(table)
-    print(f"\n{len(survivors)} surviving mutants:", *survivors, sep="\n  ")
+    argued = arguments()
+    unargued = [name for name in survivors if name not in argued]
+    print(f"\n{len(survivors)} surviving mutants, {len(survivors) - len(unargued)} argued equivalent in "
+          f"{SURVIVORS.name}; without an argument (kill each with a test, or argue it there):", *unargued,
+          sep="\n  ")
     return 0
+
+
+SURVIVORS = Path(__file__).with_name("mutation_survivors.txt")
+"""One line per surviving mutant judged equivalent: ``NAME: why no test can tell it from the code``."""
+
+
+def arguments(path: Path = SURVIVORS) -> dict[str, str]:
+    """The equivalence arguments of :data:`SURVIVORS`, by mutant name (``#`` lines are comments)."""
+    lines = [line for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    pairs = [line.split(": ", 1) for line in lines]
+    bad = [line for line, pair in zip(lines, pairs) if len(pair) != 2 or not pair[1].strip()]
+    if bad:
+        raise ValueError(f"{path.name}: a line is `NAME: argument`; these are not: {bad}")
+    return dict(pairs)
 
 
 if __name__ == "__main__":
