@@ -156,7 +156,8 @@ def disentanglement_controls(factors: np.ndarray, dim: int, metrics: Sequence[st
         ok = (row["additive"] - row["entangled"] >= METRIC_SEPARATION
               and row["entangled"] <= row["half mixed"] <= row["additive"])
         controls[metric] = Control(f"{metric} on additive > half mixed > entangled codes (by 0.1 or more)", bool(ok),
-                                   f"{row['additive']:.3f} > {row['half mixed']:.3f} > {row['entangled']:.3f}")
+                                   f"additive {row['additive']:.3f}, half mixed {row['half mixed']:.3f}, "
+                                   f"entangled {row['entangled']:.3f}")
     return controls, table
 
 
