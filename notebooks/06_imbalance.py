@@ -296,15 +296,18 @@ controls.control_table(instruments)
 claims = ClaimSet("imbalance", "abcdefgh")
 source = "Wen et al. 2024"
 claims.add("a", "CLIP's per-class accuracy and prediction counts follow class frequency less than SL's.",
-           f"{source}, Sec. 3 (Tab. 1)", decided["a"])
-claims.add("b", "Vocabulary subsampling lowers supervised learning's prediction bias.", f"{source}, Sec. 4",
+           f"{source}, Fig. 1b and Fig. 11", decided["a"])
+claims.add("b", "Vocabulary subsampling lowers supervised learning's prediction bias.", f"{source}, Sec. 3",
            decided["b"])
-claims.add("c", "Subsampling stops mattering when batches hold most classes.", f"{source}, Sec. 4", decided["c"])
-claims.add("d", "More descriptive captions lower CLIP's prediction bias and raise its accuracy.", f"{source}, Sec. 4",
+claims.add("c", "Subsampling stops mattering when batches hold most classes.",
+           f"this book (an inference from {source}, Sec. 3: a batch that holds every class is a static vocabulary)",
+           decided["c"], origin="book")
+claims.add("d", "More descriptive captions lower CLIP's prediction bias and raise its accuracy.", f"{source}, Sec. 3",
            decided["d"])
 claims.add("e", "On trimmed tail classes, SL needs CLIP's frozen head and subsampling to match CLIP.",
-           f"{source}, Sec. 5", decided["e"])
-claims.add("f", "More data lowers CLIP's prediction bias, and SL's less.", f"{source}, Sec. 4", decided["f"])
+           f"{source}, Sec. 4.1 (Fig. 8)", decided["e"])
+claims.add("f", "More data lowers CLIP's prediction bias, and SL's less.",
+           f"{source}, Sec. 3 (Fig. 5b); 'SL's less' is this book's", decided["f"])
 for letter, m in (("g", imbalance.CLIP), ("h", imbalance.SL)):
     claims.add(letter, f"Open-world concepts lower {m}'s prediction bias at the same data size.",
                f"{source}, Sec. 3.6 (Fig. 6a)", decided[letter])
