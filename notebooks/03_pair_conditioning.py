@@ -49,8 +49,8 @@ batch_size: int = 64  # minibatch size (the number of in-batch negatives + 1) {m
 lr: float = 0.25  # SGD learning rate {above 0}
 log_every: int = 10  # steps between measurements of the representation {min 1}
 enforce_claims: bool = True  # fail the run when a verdict differs from the text (other runs than the default report only)
-not_reproduced: list[str] = ["c"]  # the claims this run's text reports as not reproduced
-undecided: list[str] = []  # the claims this run's text reports as undecided
+not_reproduced: list[str] = []  # the claims this run's text reports as not reproduced
+undecided: list[str] = ["c", "f"]  # the claims this run's text reports as undecided
 
 # %% tags=["remove-cell"]
 # The values a run gives (the runner, or plain papermill) checked against the cell above.
@@ -366,37 +366,44 @@ claims.history_table()
 # them back and it falls again at once, by about five orders of magnitude by the end of the run
 # (from a far worse start than CLIP's, so it does not reach CLIP's balance within the budget).
 #
-# **Claim c did not reproduce.** We expected the final condition number to fall steadily as the
-# negative pairs gain weight. In the anisotropic worlds it does not fall steadily: it stays huge
-# for every weight below 1 and drops only at 1, and among the small weights it is only loosely
-# ordered.
-# The reason is in the loss rather than in the statistics. For any weight $w < 1$ the loss is
-# unbounded below: once a positive pair dominates its own softmax row,
+# **Claim c is undecided.** We expected the final condition number to fall steadily as the
+# negative pairs gain weight. In the anisotropic worlds it does not fall steadily: it stays huge for
+# every weight below 1 (about $10^9$ in the table above) and drops only at 1, and among the small
+# weights it is at most loosely ordered. The rule asks whether that ordering is steadier than
+# halfway between chance and a steady fall (a mean rank correlation below -0.5), and five seeds
+# cannot say: the interval, -0.24 from -1.05 to 0.57, reaches both sides of -0.5 (earlier seed sets
+# gave -0.48, -0.72 and -0.24, as loosely). The interval crosses -1 because it is a Student-t
+# interval around a bounded statistic; at this spread about 27 seeds would decide it. Under the
+# book's earlier two-way rule this claim read "not reproduced"; it never ruled out the ordering
+# the claim describes.
+# The reason for the loose ordering is in the loss rather than in the statistics. For any weight
+# $w < 1$ the loss is unbounded below: once a positive pair dominates its own softmax row,
 # $-s_{ii} + w \log\sum_j e^{s_{ij}} \approx -(1 - w)\, s_{ii}$ keeps rewarding larger weights. So
 # every such encoder ends on the norm ball (last column of the table: its parameters leave the
 # ball, while CLIP's stay well inside it), and on the ball the cheapest way to raise the positive
 # similarity is to give up the weak directions, which cost the most norm. Their condition numbers
-# are then infinite in the theory's sense, and the measured values ($10^8$ to $10^9$: how far the
-# abandoned directions have decayed) are only partly ordered: among the weights below 1 their
-# Spearman correlation with the weight is about -0.5 (-0.48 [-0.76, -0.20] on the default seeds),
-# halfway between chance and a steady fall. Only
-# the full contrastive loss is bounded: with $w = 1$ the normalizer is never smaller than the
-# pair's own term, so the loss is never negative. Before the run we expected otherwise: with
-# infinitely many negatives the loss has a balanced optimum inside the ball for every
-# $w > 1/\text{norm\_budget}^2$. That approximation misses that with a finite batch the positive
-# pair sits in its own denominator. The effective rank (table above) is the finer read-out: it
-# never decreases as the weight grows (more directions survive with more negative weight), but it
-# too is flat at one for all the small weights; that is an observation made after the fact, not a
-# test we set. The paper speaks of the positive and negative pairs of the full contrastive loss;
-# the sweep of weights and the norm ball are this chapter's additions, asking how much of the
-# negative pairs' work a partial weight buys. Here the answer is: weighted outside the log-sum-exp,
-# in an anisotropic world, almost none.
+# are then infinite in the theory's sense, and the measured values (how far the abandoned
+# directions have decayed) carry little order. Only the full contrastive loss is bounded: with
+# $w = 1$ the normalizer is never smaller than the pair's own term, so the loss is never negative.
+# Before the run we expected otherwise: with infinitely many negatives the loss has a balanced
+# optimum inside the ball for every $w > 1/\text{norm\_budget}^2$. That approximation misses that
+# with a finite batch the positive pair sits in its own denominator. The effective rank (table
+# above) is the finer read-out: it never decreases as the weight grows (more directions survive
+# with more negative weight), but it too is flat at one for the smallest weights; that is an
+# observation made after the fact, not a test we set. The paper speaks of the positive and
+# negative pairs of the full contrastive loss; the sweep of weights and the norm ball are this
+# chapter's additions, asking how much of the negative pairs' work a partial weight buys. Here the
+# answer is: weighted outside the log-sum-exp, in an anisotropic world, almost none.
 #
-# Weighted *inside* the log-sum-exp, the negatives behave as we expected (claim f): the loss stays
-# bounded, and the final condition number falls steadily with the weight, from about $10^2$ at
-# 0.03 to close to CLIP's balance at 0.3 ({numref}`fig-ch3-inside`). So the failure of claim c is a property of the unbounded family, not
-# of weakened negatives as such: a partial weight in the bounded form buys a graded share of the
-# balancing, here within the fixed budget of steps.
+# Weighted *inside* the log-sum-exp, the negatives behave as we expected ({numref}`fig-ch3-inside`):
+# the loss stays bounded, and on every one of the five seeds the final condition number falls
+# steadily with the weight (a rank correlation of exactly -1 each time). Yet claim f is
+# **undecided**: five values with no spread give a Student-t interval that estimates nothing, and
+# the exact sign test that decides in its place needs six (at the book's 95%); the rule was set
+# before this run, and we report what it says rather than add a seed after seeing the result
+# (`-p n_seeds 6` decides it). So the loose ordering of claim c is a property of the unbounded
+# family, not of weakened negatives as such: a partial weight in the bounded form buys a graded
+# share of the balancing, here within the fixed budget of steps.
 #
 # Two departures from the paper's analysis are worth keeping in mind. We train with minibatch SGD
 # on a finite training set with 63 in-batch negatives, where the theory is gradient flow on the
