@@ -30,24 +30,24 @@
 # disentangled ones.
 
 # %% tags=["parameters"]
-n_seeds: int = 5  # independent seeds per family (hold-out, data draw and initialization) {min 2}
-first_seed: int = 5000  # seeds are first_seed, ..., first_seed + n_seeds - 1 (choose fresh ones to check a result) {min 0}
+n_seeds: int = 5  # independent seeds per family (hold-out, data draw and initialization) {min 2, max 1000}
+first_seed: int = 5000  # seeds are first_seed, ..., first_seed + n_seeds - 1 (choose fresh ones to check a result) {min 0, max 1_000_000_000}
 n_train: int = 4000  # training image-caption pairs per model {min 1, max 100000}
 n_test: int = 480  # test images of the unseen compositions per model {min 16, max 50000}
-reference_coverage: float = 0.75  # share of the 64 colour-shape compositions seen in training (the reference family) {above 0, max 1}
-coverages: list[float] = [0.5]  # other coverages, one family each {above 0, max 1}
+reference_coverage: float = 0.75  # share of the 64 colour-shape compositions seen in training (the reference family) {above 0, below 1}
+coverages: list[float] = [0.5]  # other coverages, one family each {above 0, below 1}
 dependences: list[float] = [0.8]  # P(a shape shows its partner colour), one family each, at the reference coverage {min 0, max 1}
 p_mentions: list[float] = [0.5]  # P(a caption mentions each attribute), one family each {min 0, max 1}
 text_towers: list[str] = ["additive", "entangled"]  # frozen text towers, one family each ("learned" is the reference)
 model: str = "tiny-vit"  # open_clip image tower (a registered tiny config)
-vision_layers: int = 1  # transformer layers of the image tower {min 1}
-text_layers: int = 1  # transformer layers of the learned text tower {min 1}
-steps: int = 250  # optimizer steps, the same for every model {min 1}
-batch_size: int = 128  # image-caption pairs per step {min 2}
+vision_layers: int = 1  # transformer layers of the image tower {min 1, max 48}
+text_layers: int = 1  # transformer layers of the learned text tower {min 1, max 48}
+steps: int = 250  # optimizer steps, the same for every model {min 1, max 1_000_000}
+batch_size: int = 128  # image-caption pairs per step {min 2, max 65536}
 lr: float = 1e-3  # Adam learning rate {above 0}
-log_every: int = 50  # steps between the checkpoints the text-tower comparison follows {min 1}
-dci_trees: int = 10  # gradient-boosted trees per factor in DCI (disentanglement_lib uses 100) {min 1}
-imagenet_ao: str = ""  # folder of ImageNet-AO, one sub-folder per composition ("": skip the pretrained models)
+log_every: int = 50  # steps between the checkpoints the text-tower comparison follows {min 1, max 1_000_000}
+dci_trees: int = 10  # gradient-boosted trees per factor in DCI (disentanglement_lib uses 100) {min 1, max 1000}
+imagenet_ao: str = ""  # folder of ImageNet-AO, one sub-folder per composition ("": skip the pretrained models) {input}
 pretrained: list[str] = ["RN50:openai", "RN50:yfcc15m", "RN50:cc12m", "ViT-B-32:openai", "ViT-B-32:laion2b_s34b_b79k", "ViT-B-32:datacomp_m_s128m_b4k", "ViT-B-32:commonpool_s_s13m_b4k", "ViT-L-14:openai"]  # open_clip NAME:TAG (or NAME:/path/to/weights) read out on ImageNet-AO
 pretrained_prompts: str = "openai"  # zero-shot prompts for the pretrained models: CLIP's 80 ImageNet templates, or "simple"
 enforce_claims: bool = True  # fail the run when a verdict differs from the text (other runs than the default report only)

@@ -29,27 +29,27 @@
 # The chapter tests this with linear models on a world of 100 classes.
 
 # %% tags=["parameters"]
-n_seeds: int = 5  # independent seeds (world geometry, class order, data and initialization) {min 2}
-first_seed: int = 5000  # seeds are first_seed, ..., first_seed + n_seeds - 1 (choose fresh ones to check a result) {min 0}
-n_adjectives: int = 10  # first words of the class names {min 1}
-n_nouns: int = 10  # second words of the class names (every adjective with every noun is a class) {min 1}
-frequency_file: str = ""  # classname<TAB>count file mapped onto the classes by rank ("": a power law with alpha)
-alpha: float = 1.0  # power-law exponent of the class frequencies (count of rank r proportional to r^-alpha) {min 0}
+n_seeds: int = 5  # independent seeds (world geometry, class order, data and initialization) {min 2, max 1000}
+first_seed: int = 5000  # seeds are first_seed, ..., first_seed + n_seeds - 1 (choose fresh ones to check a result) {min 0, max 1_000_000_000}
+n_adjectives: int = 10  # first words of the class names {min 1, max 50}
+n_nouns: int = 10  # second words of the class names (every adjective with every noun is a class) {min 1, max 50}
+frequency_file: str = ""  # classname<TAB>count file mapped onto the classes by rank ("": a power law with alpha) {input}
+alpha: float = 1.0  # power-law exponent of the class frequencies (count of rank r proportional to r^-alpha) {above 0}
 n_train: int = 20000  # long-tailed training pairs {min 100, max 2000000}
 n_test: int = 20  # balanced test images per class {min 1, max 10000}
-embed_dim: int = 16  # shared embedding dimension {min 1}
-steps: int = 1000  # optimizer steps, the same for every model {min 1}
-batch_size: int = 64  # pairs per step: a batch holds a few dozen of the 100 classes {min 2}
-large_batch: int = 1024  # a batch that holds nearly every class: where subsampling should stop mattering {min 2}
+embed_dim: int = 16  # shared embedding dimension {min 1, max 4096}
+steps: int = 1000  # optimizer steps, the same for every model {min 1, max 1_000_000}
+batch_size: int = 64  # pairs per step: a batch holds a few dozen of the 100 classes {min 2, max 65536}
+large_batch: int = 1024  # a batch that holds nearly every class: where subsampling should stop mattering {min 2, max 65536}
 lr: float = 0.01  # Adam learning rate {above 0}
 vocab_sizes: list[int] = [10, 50]  # subsampled vocabularies of supervised learning {min 1, non-empty}
-weightings: list[str] = ["uniform", "sqrt", "frequency"]  # how the extra classes of a vocabulary are drawn
+weightings: list[str] = ["uniform", "sqrt", "frequency"]  # how the extra classes of a vocabulary are drawn {non-empty}
 descriptive: float = 1.0  # P(a descriptive caption names each detail of its image) {min 0, max 1}
 data_fraction: float = 0.125  # the smaller data set of the data-scale comparison, as a share of n_train {above 0, below 1}
-trim_tail: int = 20  # the rarest classes cut to tail_cap training examples {min 1}
-tail_cap: int = 1  # training examples left to each trimmed class {min 0}
+trim_tail: int = 20  # the rarest classes cut to tail_cap training examples {min 1, max 2500}
+tail_cap: int = 1  # training examples left to each trimmed class {min 0, max 1_000_000}
 tail_share: float = 0.2  # "tail accuracy" averages the rarest share of the classes {above 0, max 1}
-open_adjectives: int = 10  # adjectives of open-world classes, trained on and never tested (10 doubles the classes) {min 1}
+open_adjectives: int = 10  # adjectives of open-world classes, trained on and never tested (10 doubles the classes) {min 1, max 50}
 enforce_claims: bool = True  # fail the run when a verdict differs from the text (other runs than the default report only)
 not_reproduced: list[str] = ["d", "f", "g", "h"]  # the claims this run's text reports as not reproduced
 undecided: list[str] = []  # the claims this run's text reports as undecided
@@ -78,6 +78,9 @@ from clipbook.training.loop import TrainConfig
 plots.set_style()
 world = ImbalanceWorld(n_adjectives=n_adjectives, n_nouns=n_nouns, alpha=alpha,
                        profile=frequency_file or "power_law")  # a malformed file fails here, naming the line
+imbalance.check_settings(world, n_train=n_train, seed=first_seed, vocab_sizes=vocab_sizes, weightings=weightings,
+                         data_fraction=data_fraction, trim_tail=trim_tail, tail_cap=tail_cap,
+                         open_adjectives=open_adjectives)
 seeds = list(range(first_seed, first_seed + n_seeds))
 config = TrainConfig(steps=steps, batch_size=batch_size, lr=lr)
 counts = world.counts(n_train, first_seed)

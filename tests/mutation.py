@@ -39,9 +39,11 @@ _STATISTICS = {
 }
 _RUNNER = ["_module_file", "_clipbook_imports", "chapter_code", "environment_key", "cache_key",
            "results_path", "read_record", "is_current"]
+_WORKSPACE = ["resolve_path", "input_digest", "check_published", "clear_stale_runs"]
 
 SCOPE = (["clipbook.evaluate.*", "clipbook.book.claims.*", "clipbook.learners.imagenet_runs.x_id_ood__mutmut_*"]
          + [f"clipbook.book.runner.x_{f}__mutmut_*" for f in _RUNNER]
+         + [f"clipbook.book.workspace.x_{f}__mutmut_*" for f in _WORKSPACE]
          + [f"clipbook.experiments.{m}.x_{f}__mutmut_*" for m, fs in _STATISTICS.items() for f in fs])
 """mutmut's mutant-name patterns (``module.x_function__mutmut_N``) of the code in scope."""
 

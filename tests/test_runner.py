@@ -324,16 +324,30 @@ def test_the_environment_key_names_the_device_asked_for(monkeypatch):
     assert set(env) == {*runner.KEY_DEPENDENCIES, "CLIPBOOK_DEVICE"}
 
 
-def test_a_chapter_s_code_leaves_out_compiled_python(toy, tmp_path, monkeypatch):
+def test_a_chapter_s_code_leaves_out_compiled_python_and_backup_files(toy, tmp_path, monkeypatch):
+    """Issue 32, case 9: an editor's backup (bench.py~) in the package changed every chapter's key."""
     package = tmp_path / "clipbook"
     (package / "__pycache__").mkdir(parents=True)
-    (package / "configs").mkdir()
+    (package / "models" / "configs").mkdir(parents=True)
     (package / "__init__.py").write_text("")
     (package / "__pycache__" / "__init__.cpython-311.pyc").write_bytes(b"\0")
-    (package / "configs" / "tiny.json").write_text("{}")
+    (package / "models" / "configs" / "tiny.json").write_text("{}")
+    (package / "models" / "configs" / "tiny.json~").write_text("{}")
+    (package / "bench.py~").write_text("old")
     monkeypatch.setattr(runner, "PACKAGE_DIR", package)
     toy.source.write_text(TOY + "\nimport clipbook\n")
-    assert runner.chapter_code(toy) == [package / "__init__.py", package / "configs" / "tiny.json"]
+    assert runner.chapter_code(toy) == [package / "__init__.py", package / "models" / "configs" / "tiny.json"]
+
+
+def test_the_package_data_the_key_covers_is_what_the_package_ships():
+    import tomllib
+
+    shipped = tomllib.loads((runner.ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    covered = {p.relative_to(runner.PACKAGE_DIR) for pattern in runner.PACKAGE_DATA for p in
+               runner.PACKAGE_DIR.glob(pattern) if p.is_file()}
+    listed = {p.relative_to(runner.PACKAGE_DIR) for pattern in shipped["clipbook"] for p in
+              runner.PACKAGE_DIR.glob(pattern) if p.is_file()}
+    assert covered == listed and covered
 
 
 def test_a_record_without_a_run_is_a_miss(toy, tmp_path):

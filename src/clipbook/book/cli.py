@@ -13,12 +13,20 @@ from clipbook.book.parameters import parse_pairs
 
 
 def cmd_list(args) -> int:
+    broken = 0
     for chapter in runner.chapters():
         print(f"{chapter.number}  {chapter.slug}  ({chapter.title})")
+        try:
+            parameters = chapter.parameters
+        except (runner.ParameterError, SyntaxError) as err:
+            where = f"line {err.lineno} of its parameters cell: {err.msg}" if isinstance(err, SyntaxError) else str(err)
+            print(f"   error: {chapter.source.name}, {where}")
+            broken += 1
+            continue
         print(f"   profiles: default, {', '.join(chapter.profiles())}")
-        for p in chapter.parameters.values():
+        for p in parameters.values():
             print(f"   {p.describe()}")
-    return 0
+    return 1 if broken else 0
 
 
 def _report(chapter: runner.Chapter, out: Path) -> None:
@@ -40,7 +48,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_book(args) -> int:
-    from clipbook.book.site import build_pdf, build_site
+    from clipbook.book.site import SiteBuildFailed, build_pdf, build_site
 
     failures = []
     for chapter in runner.chapters():
@@ -52,11 +60,15 @@ def cmd_book(args) -> int:
     if failures:
         print(f"{len(failures)} chapter(s) failed; the site was not built", file=sys.stderr)
         return 1
-    if not args.no_build:
-        html = build_site()
-        print(f"The book is built: open {html / 'index.html'}")
-    if args.pdf:
-        print(f"The PDF is built: {build_pdf()}")
+    try:
+        if not args.no_build:
+            html = build_site()
+            print(f"The book is built: open {html / 'index.html'}")
+        if args.pdf:
+            print(f"The PDF is built: {build_pdf()}")
+    except SiteBuildFailed as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -4,13 +4,17 @@ Each line of the cell reads ``name: type = default  # help {bounds}``. Types are
 ``float``, ``bool``, ``str`` or ``list[...]`` of those. The optional ``{...}`` at the end of the
 help states bounds, comma-separated: ``min 1``, ``max 1``, ``above 0``, ``below 10`` (on a list:
 on every item) and ``non-empty`` (a list); words, not ``>=``, because papermill reads the cell
-too and takes a second ``=`` on a line for a syntax it cannot parse. Values are checked before any
-compute, with one line that names the parameter and what it accepts.
+too and takes a second ``=`` on a line for a syntax it cannot parse. ``input`` marks a ``str``
+that names a file or folder the chapter reads (the runner resolves it against the folder the
+command ran in and keys the cache on its contents), ``output`` one it writes. Values are checked
+before any compute, with one line that names the parameter and what it accepts; a float must be
+a finite number.
 """
 
 from __future__ import annotations
 
 import ast
+import math
 import operator
 import re
 from dataclasses import dataclass, field
@@ -23,6 +27,8 @@ _TYPES: dict[str, type] = {"int": int, "float": float, "bool": bool, "str": str}
 _COMPARISONS = {"min": (operator.ge, "at least"), "max": (operator.le, "at most"), "above": (operator.gt, "above"),
                 "below": (operator.lt, "below")}
 _BOUND = re.compile(r"(min|max|above|below)\s+(-?[\d_.]+(?:e-?\d+)?)$", re.I)
+_WORDS = ("non-empty", "input", "output")
+"""Bounds that are words: a list that must hold an item; a path the chapter reads; one it writes."""
 _BOUNDS_AT_END = re.compile(r"\{([^{}]*)\}\s*$")
 
 
@@ -36,7 +42,12 @@ class Parameter:
     type: str  # "int", "float", "bool", "str" or "list[...]" of those
     default: Any
     help: str
-    bounds: tuple[str, ...] = field(default=())  # "min 1", "max 1", "above 0", "non-empty", ...
+    bounds: tuple[str, ...] = field(default=())  # "min 1", "max 1", "above 0", "non-empty", "input", ...
+
+    @property
+    def path(self) -> str | None:
+        """"input" or "output" for a parameter that names a file or folder, else None."""
+        return next((b for b in self.bounds if b in ("input", "output")), None)
 
     def check(self, value: Any) -> Any:
         """The value, coerced where no information is lost (int -> float, an integral float or a
@@ -50,7 +61,11 @@ class Parameter:
             item = Parameter(self.name, inner.group(1), None, "", tuple(b for b in self.bounds if b != "non-empty"))
             return [item.check(v) for v in value]
         value = self._coerce(value)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ParameterError(f"{self.name} must be a finite number, got {value!r}")
         for bound in self.bounds:
+            if bound in _WORDS:
+                continue
             word, limit = _BOUND.match(bound).groups()
             holds, says = _COMPARISONS[word.lower()]
             if not holds(value, float(limit)):
@@ -94,9 +109,9 @@ def _bounds(help_text: str, name: str) -> tuple[str, tuple[str, ...]]:
         return help_text, ()
     bounds = tuple(b.strip() for b in match.group(1).split(",") if b.strip())
     for bound in bounds:
-        if bound != "non-empty" and not _BOUND.match(bound):
+        if bound not in _WORDS and not _BOUND.match(bound):
             raise ParameterError(f"parameter {name}: unknown bound {bound!r} (use min, max, above or below a number, "
-                                 "or non-empty)")
+                                 "non-empty, input or output)")
     return help_text[:match.start()].rstrip(), bounds
 
 
@@ -116,7 +131,19 @@ def parse_parameters(code: str) -> dict[str, Parameter]:
 
 
 class _NumberLoader(yaml.SafeLoader):
-    """YAML that reads every number a person types as a number (YAML 1.1 reads ``1e-3`` as text)."""
+    """YAML that reads every number a person types as a number (YAML 1.1 reads ``1e-3`` as text)
+    and refuses a mapping that gives one key twice (YAML would keep the last value, silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"{key!r} is given twice (lines {seen[key] + 1} and {key_node.start_mark.line + 1})",
+                    key_node.start_mark)
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep)
 
 
 _NumberLoader.add_implicit_resolver(
@@ -141,9 +168,15 @@ def parse_pairs(pairs: list[list[str]], parameters: dict[str, Parameter]) -> dic
 
 
 def load_parameter_file(path: Path) -> dict[str, Any]:
-    """A YAML mapping of parameter values; a malformed file is one ParameterError naming it."""
+    """A YAML mapping of parameter values; a malformed file (not text, not YAML, a key given twice)
+    or a folder is one ParameterError naming it."""
+    if path.is_dir():
+        raise ParameterError(f"{path} is a folder: -f takes a YAML file of `name: value` lines")
     try:
-        loaded = yaml.load(path.read_text(), Loader=_NumberLoader)
+        loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=_NumberLoader)
+    except UnicodeDecodeError:
+        raise ParameterError(f"{path}: not a text file (a parameter file is YAML text, `name: value` per line)") \
+            from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""

@@ -35,6 +35,8 @@ from clipbook.book.figures import add_alt_text
 from clipbook.book.overview import add_overview
 from clipbook.book.claims import RESULTS_ENV
 from clipbook.book.parameters import Parameter, ParameterError, load_parameter_file, parse_parameters
+from clipbook.book.workspace import (STALE, _atomic_write_text, check_published, clear_stale_runs, input_digest,
+                                    resolve_path)
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the clipbook package
 ROOT = Path(os.environ.get("CLIPBOOK_ROOT") or PACKAGE_DIR.parents[1])
@@ -50,10 +52,6 @@ _KERNEL_NAMES = {"In", "Out"}
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
 """The kernel process's own log (its TCP notice; its shutdown errors when a run is interrupted) is not the
 reader's business: what the cells print reaches the notebook, not this log."""
-
-
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)  # read once: the process's umask, for files written through temporary names
 
 
 class RunFailed(RuntimeError):
@@ -105,7 +103,9 @@ class Chapter:
 
     def resolve(self, overrides: dict[str, Any] | None = None, profile: str | None = None,
                 files: list[Path] = ()) -> dict[str, Any]:
-        """Overrides checked against the parameters cell: profile, then files, then ``-p`` pairs.
+        """Overrides checked against the parameters cell: profile, then files, then ``-p`` pairs;
+        a file or folder a parameter names is resolved against the folder the command ran in
+        (:func:`resolve_path`).
 
         Any run other than the default one reports its verdicts without enforcing them, unless it
         sets ``enforce_claims`` itself: the chapter's text describes the default run only."""
@@ -119,6 +119,7 @@ class Chapter:
         merged |= overrides or {}
         self.refuse_unknown(merged)
         resolved = {name: self.parameters[name].check(value) for name, value in merged.items()}
+        resolved = {name: resolve_path(value) if self.parameters[name].path else value for name, value in resolved.items()}
         if resolved and ENFORCE in self.parameters and ENFORCE not in resolved:
             resolved[ENFORCE] = False  # only the published default run is held to what its text reports
         return resolved
@@ -139,12 +140,18 @@ class Chapter:
         for name, parameter in self.parameters.items():
             namespace[name] = parameter.check(namespace[name])
 
+    def profile_name(self, overrides: dict[str, Any], profile: str | None) -> str:
+        """What was run: "default" (no parameters), the profile when the parameters are exactly the
+        profile's, else "custom" (a profile with parameters changed counts as custom)."""
+        if not overrides:
+            return "default"
+        return profile if profile and profile != "default" and overrides == self.resolve(profile=profile) else "custom"
+
     def default_output(self, overrides: dict[str, Any], profile: str | None) -> Path:
         if not overrides:
             return CHAPTERS_OUT / f"{self.stem}.ipynb"
-        tag = profile if profile and set(overrides) == set(self.resolve(profile=profile)) else "custom"
         digest = hashlib.sha1(json.dumps(overrides, sort_keys=True).encode()).hexdigest()[:8]
-        return RUNS_OUT / f"{self.stem}.{tag}-{digest}.ipynb"
+        return RUNS_OUT / f"{self.stem}.{self.profile_name(overrides, profile)}-{digest}.ipynb"
 
 
 def chapters() -> list[Chapter]:
@@ -188,10 +195,15 @@ def _clipbook_imports(source: str) -> set[str]:
     return {".".join(m.split(".")[:i]) for m in modules for i in range(1, m.count(".") + 2)}
 
 
+PACKAGE_DATA = ("resources/**/*", "models/configs/*.json", "book/rule_history.yaml")
+"""The package's data files (pyproject.toml's package-data): a chapter's key covers these, not
+whatever else lies in the package folder (an editor's backup, a cache)."""
+
+
 def chapter_code(chapter: Chapter) -> list[Path]:
     """The library files a chapter can execute: the ``clipbook`` modules its cells import, followed
-    through every ``clipbook`` import of theirs, and the package's data files (model configs,
-    resources). A change elsewhere (the command line, the site, the bench) reruns no chapter."""
+    through every ``clipbook`` import of theirs, and the package's data files (:data:`PACKAGE_DATA`).
+    A change elsewhere (the command line, the site, the bench, a backup file) reruns no chapter."""
     seen: set[Path] = set()
     todo = _clipbook_imports(chapter.source.read_text())  # a py:percent source is Python
     while todo:
@@ -199,7 +211,7 @@ def chapter_code(chapter: Chapter) -> list[Path]:
         if path is not None and path not in seen:
             seen.add(path)
             todo |= _clipbook_imports(path.read_text())
-    data = {p for p in PACKAGE_DIR.rglob("*") if p.is_file() and p.suffix not in (".py", ".pyc")}
+    data = {p for pattern in PACKAGE_DATA for p in PACKAGE_DIR.glob(pattern) if p.is_file()}
     return sorted(seen | data)
 
 
@@ -219,11 +231,15 @@ def environment_key() -> dict[str, str | None]:
 
 
 def cache_key(chapter: Chapter, parameters: dict[str, Any]) -> str:
-    """Chapter source, parameters, the library code it can execute (:func:`chapter_code`) and the
+    """Chapter source, parameters, the contents of every file or folder the run reads
+    (:func:`input_digest`), the library code it can execute (:func:`chapter_code`) and the
     versions it runs on (:func:`environment_key`)."""
     h = hashlib.sha256()
     h.update(chapter.source.read_bytes())
     h.update(json.dumps(parameters, sort_keys=True).encode())
+    inputs = {name: input_digest(value) for name, p in chapter.parameters.items()
+              if p.path == "input" and (value := parameters.get(name, p.default))}
+    h.update(json.dumps(inputs, sort_keys=True).encode())
     h.update(json.dumps(environment_key(), sort_keys=True).encode())
     for path in chapter_code(chapter):
         h.update(str(path.relative_to(PACKAGE_DIR)).encode())
@@ -243,10 +259,15 @@ def read_record(notebook: Path) -> dict | None:
     if not path.exists() or not notebook.exists():
         return None
     try:
-        return json.loads(path.read_text())
+        record = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         warnings.warn(f"ignoring the damaged run record {path} ({type(err).__name__})", stacklevel=2)
         return None
+    if not (isinstance(record, dict) and isinstance(record.get("claims"), list)
+            and isinstance(record.get("run", {}), dict)):
+        warnings.warn(f"ignoring the damaged run record {path} (not a run record)", stacklevel=2)
+        return None
+    return record
 
 
 def is_current(chapter: Chapter, output: Path, parameters: dict[str, Any]) -> bool:
@@ -256,8 +277,9 @@ def is_current(chapter: Chapter, output: Path, parameters: dict[str, Any]) -> bo
     if record is None or record.get("run", {}).get("cache_key") != cache_key(chapter, parameters):
         return False
     try:
-        nbformat.read(output, as_version=4)
-    except (nbformat.reader.NotJSONError, UnicodeDecodeError) as err:
+        nbformat.validate(nbformat.read(output, as_version=4))
+    except (nbformat.reader.NotJSONError, nbformat.ValidationError, UnicodeDecodeError, KeyError, AttributeError,
+            TypeError) as err:
         warnings.warn(f"ignoring the damaged run {output}: its notebook does not read ({type(err).__name__}); "
                       "it will be run again", stacklevel=2)
         return False
@@ -286,15 +308,19 @@ def run(chapter: Chapter, overrides: dict[str, Any] | None = None, *, profile: s
     """Execute a chapter with validated parameters; returns the executed notebook's path."""
     parameters = chapter.resolve(overrides, profile, files)
     output = check_output(output or chapter.default_output(parameters, profile))
+    check_published(chapter.slug, chapter.stem, output, parameters, CHAPTERS_OUT)
     if not force and is_current(chapter, output, parameters):
         if progress:
             print(f"{chapter.slug}: unchanged since its last run, taken from the cache (--force runs it again)")
         return output
+    clear_stale_runs(output.parent)
     work = Path(tempfile.mkdtemp(prefix=f".{chapter.stem}-", dir=output.parent))
+    (work / STALE).write_text(str(os.getpid()))
     try:
         duration, record = _execute(chapter, parameters, work, output, progress)
         record["run"] = {
-            "chapter": chapter.slug, "title": chapter.title, "profile": profile or "default",
+            "chapter": chapter.slug, "title": chapter.title, "profile": chapter.profile_name(parameters, profile),
+            "based_on": profile or "default",
             "overrides": parameters,
             "parameters": {name: parameters.get(name, p.default) for name, p in chapter.parameters.items()},
             "duration_s": round(duration, 1), "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -318,7 +344,9 @@ def _execute(chapter: Chapter, parameters: dict[str, Any], work: Path, output: P
     """Run papermill in ``work``; on a failing cell keep the partial notebook beside ``output``.
 
     The kernel is the runner's own, so that it is shut down and its connection file removed
-    however the run ends (a failing cell, Ctrl-C, SIGTERM)."""
+    however the run ends (a failing cell, Ctrl-C, SIGTERM); the file lies in ``work``, so a run
+    killed outright leaves it where the next run clears it (:func:`clear_stale_runs`). The kernel
+    runs in the folder the command ran in, which relative paths mean."""
     import papermill
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.utils import ensure_event_loop, run_sync
@@ -329,10 +357,10 @@ def _execute(chapter: Chapter, parameters: dict[str, Any], work: Path, output: P
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     started = time.perf_counter()
-    kernel = AsyncKernelManager(kernel_name="python3")
+    kernel = AsyncKernelManager(kernel_name="python3", connection_file=str(work / "kernel.json"))
     try:
         papermill.execute_notebook(source, executed, parameters=parameters, kernel_name="python3", km=kernel,
-                                   cwd=str(ROOT), progress_bar=progress, extra_arguments=KERNEL_ARGUMENTS)
+                                   cwd=str(Path.cwd()), progress_bar=progress, extra_arguments=KERNEL_ARGUMENTS)
     except papermill.PapermillExecutionError as err:
         failed = output.with_suffix(".failed.ipynb")
         shutil.move(executed, failed)
@@ -365,11 +393,3 @@ def retire_tasks(loop: asyncio.AbstractEventLoop, tasks: set[asyncio.Task]) -> N
         task.cancel()
     if tasks:
         loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    """Write through a temporary file of a unique name, so that concurrent writers never collide."""
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False) as tmp:
-        tmp.write(text)
-    os.chmod(tmp.name, 0o666 & ~_UMASK)  # a temporary file is private (0600); the record is not
-    os.replace(tmp.name, path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -130,11 +131,28 @@ def write_generated_pages() -> None:
     (BOOK / "reproducibility.md").write_text(reproducibility_page(records))
 
 
+class SiteBuildFailed(RuntimeError):
+    """Jupyter Book stopped: the message names the first page and problem it reported, and its log."""
+
+
+def first_problem(log: str) -> str:
+    """The first line of a Jupyter Book log that reports a problem (a Sphinx warning or error,
+    which names its page), else its last line."""
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    problem = next((line for line in lines if re.search(r"\b(WARNING|ERROR|CRITICAL)\b|Error:", line)), None)
+    return problem or (lines[-1] if lines else "no output")
+
+
 def _jupyter_book(output: Path, *options: str) -> None:
     write_generated_pages()
     cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(BOOK), "--config", str(ROOT / "_config.yml"),
            "--toc", str(BOOK / "_toc.yml"), "--path-output", str(output), *options]
-    subprocess.run(cmd, check=True, cwd=ROOT)
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    log = output / "_build" / "jupyter-book.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(done.stdout + done.stderr)
+    if done.returncode != 0:
+        raise SiteBuildFailed(f"the site build failed: {first_problem(done.stdout + done.stderr)} (the whole log: {log})")
 
 
 def build_site(output: Path = ROOT) -> Path:

@@ -9,6 +9,7 @@ github.com/CVMI-Lab/clip-beyond-tail, MIT licence in ``resources/class_frequenci
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -34,16 +35,20 @@ def _frequency_path(name_or_path: str | Path):
 def load_frequency_file(name_or_path: str | Path) -> pd.Series:
     """Class name -> count, in file order (for the shipped files: the standard ImageNet order).
 
-    Each line is ``classname<TAB>count`` with a non-negative integer count; anything else is an
-    error naming the file and the line."""
+    Each line is UTF-8 text ``classname<TAB>count`` with a non-negative integer count in ASCII digits;
+    anything else is an error naming the file and the line."""
     path = _frequency_path(name_or_path)
     names, counts = [], []
-    with path.open() as f:  # importlib.resources paths may not be real files
-        for number, line in enumerate(f, start=1):
+    with path.open("rb") as f:  # importlib.resources paths may not be real files
+        for number, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ValueError(f"{name_or_path}, line {number}: not UTF-8 text (save the file as UTF-8)") from None
             if not line.strip():
                 continue
-            fields = line.rstrip("\n").split("\t")
-            if len(fields) != 2 or not fields[0] or not fields[1].strip().isdigit():
+            fields = line.rstrip("\r\n").split("\t")
+            if len(fields) != 2 or not fields[0] or not re.fullmatch(r"[0-9]+", fields[1].strip()):
                 raise ValueError(f"{name_or_path}, line {number}: expected 'classname<TAB>count' with a "
                                  f"non-negative integer count, got {line.rstrip()!r}")
             names.append(fields[0])

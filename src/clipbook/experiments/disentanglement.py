@@ -70,6 +70,9 @@ def settings(reference_coverage: float, coverages: Sequence[float], dependences:
     runs += [ref._replace(family=f"dependent pairs {d:g}", dependence=d) for d in dependences if d != 0]
     runs += [ref._replace(family=f"captions {p:g}", p_mention=p) for p in p_mentions if p != 1]
     runs += [ref._replace(family=f"frozen {t} text", text=t) for t in text_towers if t != "learned"]
+    if len(runs) < 2:
+        raise ValueError("coverages, dependences, p_mentions and text_towers leave only the reference family: the "
+                         "chapter compares families, so name at least one other")
     return runs
 
 

@@ -12,12 +12,14 @@ accuracy and prediction counts follow the training frequency.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 
+from clipbook.data.frequencies import profile_weights
 from clipbook.data.imbalance import ImbalanceWorld, sample
 from clipbook.device import default_device
 from clipbook.evaluate.imbalance import confusion_matrix, frequency_correlations
@@ -46,6 +48,35 @@ class Variant(NamedTuple):
     vocab_size: int | None = None
     weighting: str | None = None
     frozen_head: bool = False
+
+
+def check_settings(world: ImbalanceWorld, *, n_train: int, seed: int, vocab_sizes: Sequence[int],
+                   weightings: Sequence[str], data_fraction: float, trim_tail: int, tail_cap: int,
+                   open_adjectives: int) -> None:
+    """Refuse, before any training, values that are within their bounds but that one of the
+    chapter's sweeps could not run with: every world it builds is built and its counts drawn once."""
+    unknown = sorted(set(weightings) - set(WEIGHTINGS))
+    if not weightings or unknown:
+        raise ValueError(f"weightings must name at least one of {WEIGHTINGS}, got {list(weightings)}")
+    too_big = [v for v in vocab_sizes if v >= world.n_classes]
+    if too_big:
+        raise ValueError(f"vocab_sizes {too_big} subsample nothing: a vocabulary must hold fewer than the "
+                         f"{world.n_classes} classes")
+    worlds = {"the main sweep": (world, n_train), "the data-scale sweep": (world, round(n_train * data_fraction)),
+              "the open-world sweep": (replace(world, open_adjectives=open_adjectives), n_train)}
+    for what, (w, n) in worlds.items():
+        try:
+            w.counts(n, seed)
+            weights = profile_weights(w.profile, w.n_trained_classes, w.alpha)
+        except ValueError as err:
+            raise ValueError(f"{what} cannot draw its training set: {err}") from None
+        if np.count_nonzero(weights) < 2 or np.ptp(weights) == 0:
+            shape = "every class is as frequent as the others" if np.ptp(weights) == 0 else "one class holds every count"
+            raise ValueError(f"{what}: {shape}; a balanced profile has no frequency to correlate with (a power law "
+                             "needs alpha above 0, a frequency file at least two different positive counts)")
+    if not 0 < trim_tail < world.n_classes:
+        raise ValueError(f"trim_tail must cut some but not all of the {world.n_classes} classes, got {trim_tail}")
+    replace(world, trim_tail=trim_tail, tail_cap=tail_cap)
 
 
 def variants(vocab_sizes: Sequence[int], weightings: Sequence[str], n_classes: int) -> list[Variant]:
