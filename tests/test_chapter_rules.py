@@ -5,6 +5,8 @@ be recorded in ``rule_history.yaml``, and this test makes such a change visible)
 decision is shown to read its own statistic by moving that statistic alone across its bound.
 """
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -235,3 +237,86 @@ def test_every_rule_carries_its_reason():
     for rule in rules:
         assert rule.because and rule.text(), rule
         assert isinstance(rule, (Above, Below, Within, Significant))
+
+
+RULE_TEXTS = Path(__file__).with_name("rule_texts.txt")
+"""Every chapter rule's text as the claims tables print it. A deliberate change of a rule or its words
+regenerates the file (``python tests/test_chapter_rules.py``) and shows in the diff; a rule changed
+after a result was seen also goes into ``rule_history.yaml``."""
+
+
+def _rule_texts() -> list[str]:
+    every = {"intra-class-contrasting": intra_class.claim_rules(), "feature-sharing": fs.claim_rules(),
+             "pair-conditioning": conditioning.claim_rules(4.0, 2.0), "diversity": diversity.claim_rules(0.05),
+             "disentanglement": disentanglement.claim_rules(0.0625), "imbalance": imbalance.claim_rules()}
+    lines = []
+    for chapter, rules in every.items():
+        for key, rule in rules.items():
+            text, unit = (rule.text(5), rule.rule.unit) if isinstance(rule, AtLeast) else (rule.text(),
+                                                                                           getattr(rule, "unit", ""))
+            lines.append(f"{chapter} {key}: {text}" + (f" [{unit}]" if unit else ""))
+    return lines
+
+
+def test_the_rules_read_as_published():
+    assert _rule_texts() == RULE_TEXTS.read_text().splitlines()
+
+
+
+
+DECISIONS = Path(__file__).with_name("decision_texts.txt")
+"""What each chapter's claims table says (verdict, rule, measured, why, control, power) for the
+synthetic statistics of this file, with instruments that pass and that fail. Regenerated with the
+rule texts (``python tests/test_chapter_rules.py``)."""
+
+
+def _chapter_4_frames():
+    effects = pd.DataFrame({"seed": list(range(4)) * 6, "factor": [f for f in ("training set size", "training distribution",
+                            "language at training time", "language at test time", "contrastive loss",
+                            "language and loss (SimCLR)") for _ in range(4)],
+                            "delta_er": [0.01, -0.01, 0.0, 0.005, 0.3, 0.28, 0.31, 0.29, -0.03, -0.06, -0.02, -0.04,
+                                         0.0, 0.01, -0.01, 0.0, 0.1, 0.2, 0.15, 0.12, 0.02, -0.05, 0.04, 0.0]})
+    coverage = pd.DataFrame({"seed": [0, 1, 2, 3] * 2, "comparison": ["covered - left out"] * 4 + ["left out - narrow"] * 4,
+                             "delta_er": [0.2, 0.22, 0.21, 0.25, 0.0, 0.01, -0.01, 0.02]})
+    return effects, coverage
+
+
+def _decisions() -> list[str]:
+    i = lambda m: Interval(m, m - 0.05, m + 0.05, 5)  # noqa: E731
+    conditioning_stats = {"rise": i(3.0), "clip_final": i(2.5), "collapse": i(5.0), "trend": i(-0.9),
+                          "aligned_at_peak": i(0.97), "inside_trend": i(0.0)}
+    switch = {"clip_window": i(-2.0), "off_window": i(0.0), "restart": i(-3.0)}
+    results, history = _chapter_5_results()
+    runs = [disentanglement.Setting(f, t, c, d, 1.0) for f, t, c, d in results[["family", "text", "coverage",
+                                                                                 "dependence"]].drop_duplicates().values]
+    frames6 = _chapter_6_frames()
+    effects, coverage = _chapter_4_frames()
+    lines = []
+    for label, control in (("passed", OK), ("failed", FAILED)):
+        every = {m: control for m in (*disentanglement.PAPER_METRICS, "rankme")} | {"dcimig": OK}
+        chapters = {
+            "1": intra_class.decide(_chapter_1_stats(contrast_trend=FLAT), control),
+            "2": fs.sharing_decisions({"sharing_vs_sl": UP, "sharing_vs_plain": FLAT, "share_drop_vs_plain": DOWN},
+                                      control) | fs.caption_decisions({"core": UP, "spurious": DOWN, "background": FLAT,
+                                                                      "all": FLAT})
+            | {"h": fs.line_gap_decision(FLAT, control)},
+            "3": conditioning.decide(conditioning_stats, switch, 4.0, 2.0, control),
+            "4": diversity.decide(effects, coverage, 0.05, 0.4, control),
+            "5": disentanglement.decide(results, history, 0.75, runs, every),
+            "6": imbalance.decide(*frames6[:6], frames6[6], f"{imbalance.FROZEN} + vocabulary 10", 0.125, control),
+        }
+        for chapter, decided in chapters.items():
+            for claim, d in decided.items():
+                power = "n/a" if d.power != d.power else f"{d.power:.3f}"
+                lines.append(f"{label} {chapter}{claim}: {d.verdict} | {d.rule} | {d.measured} | {d.why} | "
+                             f"{d.control} | {power} {d.needed} {d.unit}")
+    return lines
+
+
+def test_the_decisions_read_as_published():
+    assert _decisions() == DECISIONS.read_text().splitlines()
+
+
+if __name__ == "__main__":
+    RULE_TEXTS.write_text("\n".join(_rule_texts()) + "\n")
+    DECISIONS.write_text("\n".join(_decisions()) + "\n")

@@ -228,3 +228,50 @@ def test_the_book_s_rule_history_is_well_formed_and_attached_by_default():
     claims.add("a", "X.", "Paper", RULE.decide(UP))
     assert claims.claims[0].history == tuple(history["a"])
     assert ClaimSet("diversity", "b").history.keys() == {"b"}  # a claim this run does not state has none
+
+
+def test_the_record_keeps_every_field_the_reader_sees(results_file):
+    claims = ClaimSet("demo", "ab")
+    decision = Above(0.0, 0.3, "x", unit="models").decide(UP, control=Control("planted", True, "seen"))
+    claims.add("a", "X beats Y.", "Paper, Fig. 1", decision)
+    claims.add("b", "Z.", "this book", not_run("no arm"), origin="book")
+    claims.finish(undecided=["b"])
+    text = results_file.read_text()
+    record = json.loads(text)
+    assert text == json.dumps(record, indent=2)  # readable on the Results page's source
+    assert record["chapter"] == "demo"
+    a, b = record["claims"]
+    assert (a["statement"], a["source"], a["unit"], a["control"], a["origin"]) == (
+        "X beats Y.", "Paper, Fig. 1", "models", "planted: passed (seen)", "paper")
+    assert (b["test"], b["measured"], b["power"] != b["power"], b["needed"], b["why"]) == (
+        "not run", "", True, None, "not run: no arm")
+    table = claims.table()
+    assert table.loc["b", "power"] == "n/a" and table.loc["a", "power"] == f"{decision.power:.2f} (3 models for 0.8)"
+    no_search = ClaimSet("demo", "a")
+    no_search.add("a", "X.", "Paper", Decision(REPRODUCED, "r", "m", power=0.91))
+    assert no_search.table().loc["a", "power"] == "0.91"  # no seeds figure without one
+    assert claims.history_table().columns.tolist() == ["claim", "was", "now", "why", "commit"]
+
+
+def test_the_text_cannot_list_one_claim_twice_and_the_message_names_only_it():
+    claims = _claims(UP, UP)
+    with pytest.raises(ValueError, match=r"^demo: claims \['a'\] are listed as both not reproduced and undecided$"):
+        claims.finish(not_reproduced=["a"], undecided=["a", "b"])
+    with pytest.raises(ValueError, match=r"^demo: not_reproduced names unknown claims \['z'\]$"):
+        claims.finish(not_reproduced=["z"])
+
+
+def test_every_claim_of_a_record_is_checked_for_contradictions():
+    ok, forged = RULE.decide(UP), Decision(NOT_REPRODUCED, "r", "m", evidence=RULE.decide(OPEN).evidence)
+    assert len(contradictions(_record(ok, forged, ok))) == 1  # a claim after a sound one is still read
+
+
+def test_ruling_out_is_strict_where_the_rule_is():
+    m = 0.05
+    assert rules_out({"lo": -0.2, "hi": -0.05, "margin": m}) and not rules_out({"lo": -0.2, "hi": -0.049, "margin": m})
+    assert not rules_out({"lo": -0.1, "hi": 0.0, "margin": m})  # inside the margin on the upper side
+    assert not rules_out({"lo": -0.2, "hi": 0.1, "name": "p", "p": 0.01})  # a difference test rules nothing out
+    assert not rules_out({"lo": 0.0, "hi": 0.05, "side": "above", "smallest": 0.05})
+    assert rules_out({"lo": 0.0, "hi": 0.0499, "side": "above", "smallest": 0.05})
+    assert not rules_out({"lo": 0.05, "hi": 0.1, "side": "below", "smallest": 0.05})
+    assert not rules_out({"side": "above", "smallest": 0.05}) and not rules_out({"margin": 0.05})

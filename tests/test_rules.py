@@ -9,7 +9,7 @@ from scipy import stats
 from clipbook.evaluate.power import (one_sided_power, poisson_binomial_at_least, seeds_needed, seeds_to_decide,
                                      sign_test_decides, sign_test_seeds, standard_error)
 from clipbook.evaluate.rules import (NOT_REPRODUCED, REPRODUCED, UNDECIDED, Above, AtLeast, Below, Control, Decision,
-                                     Significant, Within, all_of, gate)
+                                     Significant, Within, all_of, gate, joint, not_run)
 from clipbook.evaluate.stats import Interval, mean_ci
 
 RULE = Above(0.0, 0.05, "a stated value")
@@ -205,3 +205,127 @@ def test_low_power_is_said_in_the_row():
     assert weak.power < 0.5 and "low power" in weak.diagnosis
     strong = RULE.decide(Interval(0.1, 0.09, 0.11, 5))
     assert strong.power > 0.99 and strong.diagnosis == ""
+
+
+def _fields(decision: Decision) -> dict:
+    """A decision's every field, NaN made comparable."""
+    out = {k: getattr(decision, k) for k in Decision.__dataclass_fields__}
+    out["power"] = "nan" if math.isnan(out["power"]) else round(out["power"], 6)
+    out["evidence"] = [{k: ("nan" if isinstance(v, float) and math.isnan(v) else v) for k, v in e.items()}
+                       for e in out["evidence"]]
+    return out
+
+
+RULE_TEXT = "CI above 0; not reproduced if wholly below 0.05 (smallest effect of interest 0.05: a stated value)"
+
+
+def _evidence(name, mean, lo, hi, n=5, **extra):
+    return {"name": name, "mean": mean, "lo": lo, "hi": hi, "n": n, "confidence": 0.95, "missing": 0, "side": "above",
+            "threshold": 0.0, "smallest": 0.05} | extra
+
+
+def test_every_field_of_a_directional_decision_is_what_the_reader_is_told():
+    power = round(one_sided_power(0.05, standard_error(Interval(0.1, 0.05, 0.15, 5)) * math.sqrt(5), 5), 6)
+    assert _fields(RULE.decide(Interval(0.1, 0.05, 0.15, 5), name="gap")) == {
+        "verdict": "reproduced", "rule": RULE_TEXT, "measured": "gap 0.100 [0.050, 0.150]", "power": power,
+        "needed": 8, "why": "", "unit": "seeds", "evidence": [_evidence("gap", 0.1, 0.05, 0.15)], "control": ""}
+    assert _fields(RULE.decide(Interval(0.02, -0.01, 0.05, 5))) == {
+        "verdict": "undecided", "rule": RULE_TEXT, "measured": "0.020 [-0.010, 0.050]", "power": 0.925097, "needed": 5,
+        "why": "the interval reaches 0 and 0.05: about 6 seeds would decide it at this mean and spread",
+        "unit": "seeds", "evidence": [_evidence("CI", 0.02, -0.01, 0.05)], "control": ""}
+    assert _fields(RULE.decide(Interval(0.15, 0.1, math.nan, 3), name="gap")) == {
+        "verdict": "undecided", "rule": RULE_TEXT, "measured": "gap 0.150 [0.100, nan]", "power": "nan", "needed": None,
+        "why": "the statistic is not a number", "unit": "seeds", "evidence": [_evidence("gap", 0.15, 0.1, "nan", 3)],
+        "control": ""}
+    assert Below(0.0, -0.1, "x", what="CI of y").text() == \
+        "CI of y below 0; not reproduced if wholly above -0.1 (smallest effect of interest -0.1: x)"
+    assert Below(0.05, 0.05, "x", power_at=0.0).text() == "CI below 0.05 (smallest effect of interest 0.05: x)"
+    models = Above(0.0, 0.3, "x", unit="models").decide(Interval(0.1, -0.2, 0.4, 30))
+    assert models.unit == "models" and "models would decide it" in models.why
+
+
+def test_every_field_of_an_equivalence_and_a_difference_test():
+    within = Within(0.05, "stated").decide(Interval(0.0, -0.04, 0.04, 5, 0.9))
+    assert _fields(within) | {"power": 0} == {
+        "verdict": "reproduced", "rule": "90% CI within +/- 0.05 (TOST at 5%); wholly outside: not reproduced "
+                                         "(margin: stated)",
+        "measured": "0.000 [-0.040, 0.040]", "power": 0, "needed": 8, "why": "", "unit": "seeds",
+        "evidence": [{"name": "90% CI", "mean": 0.0, "lo": -0.04, "hi": 0.04, "n": 5, "confidence": 0.9, "missing": 0,
+                      "margin": 0.05}], "control": ""}
+    assert within.power == pytest.approx(0.47, abs=0.02)
+    assert Within(0.02, "x", alpha=0.025).text().startswith("95% CI within +/- 0.02 (TOST at 2.5%)")
+    straddles = Within(0.05, "x").decide(Interval(0.04, 0.0, 0.08, 5, 0.9), name="gap")
+    assert straddles.measured == "gap 0.040 [0.000, 0.080]" and straddles.why.startswith(
+        "the interval reaches +/- 0.05: about ")
+    s = Significant(0.05, "Kruskal-Wallis", "one family 0.05 apart")
+    evidence = [{"name": "Kruskal-Wallis", "p": 0.01, "alpha": 0.05}]
+    text = "Kruskal-Wallis: p < 0.05 (power at one family 0.05 apart)"
+    assert _fields(s.decide(0.01, 0.7)) == {"verdict": "reproduced", "rule": text, "measured": "p = 0.01",
+                                           "power": 0.7, "needed": None, "why": "", "unit": "seeds",
+                                           "evidence": evidence, "control": ""}
+    ok = Control("c", True, "m")
+    assert _fields(s.decide(0.2, 0.7, control=ok)) == {
+        "verdict": "undecided", "rule": text, "measured": "p = 0.2", "power": 0.7, "needed": None,
+        "why": "no difference shown; a test of difference cannot show its absence", "unit": "seeds",
+        "evidence": [evidence[0] | {"p": 0.2}], "control": "c: passed (m)"}
+    assert _fields(s.decide(math.nan, 0.7, control=ok)) == {
+        "verdict": "undecided", "rule": text, "measured": "p = nan", "power": 0.7, "needed": None,
+        "why": "the p-value is not a number", "unit": "seeds", "evidence": [evidence[0] | {"p": "nan"}],
+        "control": "c: passed (m)"}
+    assert s.decide(0.01, 0.7, control=Control("c", False, "m")).why == "instrument: c: failed (m)"
+
+
+def test_every_field_of_a_rule_over_several_statistics():
+    a, b, c = Interval(0.1, 0.05, 0.15, 5), Interval(0.02, -0.01, 0.05, 5), Interval(-0.1, -0.15, -0.05, 5)
+    decided = AtLeast(2, RULE).decide({"a": a, "b": b, "c": c}, {"a": Control("c", True, "m")})
+    parts = [RULE.decide(x, name=n) for n, x in (("a", a), ("b", b), ("c", c))]
+    assert _fields(decided) == {
+        "verdict": "undecided", "rule": f"at least 2 of 3: {RULE_TEXT}",
+        "measured": "1 of 3 reproduced: a 0.100 [0.050, 0.150]; b 0.020 [-0.010, 0.050]; c -0.100 [-0.150, -0.050]",
+        "power": round(poisson_binomial_at_least(2, [p.power for p in parts]), 6), "needed": None,
+        "why": "1 of 3 undecided: b: the interval reaches 0 and 0.05: about 6 seeds would decide it at this mean and "
+               "spread", "unit": "seeds",
+        "evidence": [e | {"rule_out_needed": 2} for e in (_evidence("a", 0.1, 0.05, 0.15), _evidence("b", 0.02, -0.01, 0.05),
+                                                          _evidence("c", -0.1, -0.15, -0.05))],
+        "control": "c: passed (m)"}
+    assert AtLeast(1, RULE).decide({"a": a, "c": c}).why == ""
+    assert AtLeast(2, RULE).decide({"c": c, "d": c}).why == ""
+    assert AtLeast(2, RULE).decide({"a": a, "b": a}).unit == "seeds"
+    assert AtLeast(2, Above(0.0, 0.3, "x", unit="models")).decide({"a": a, "b": a}).unit == "models"
+    assert AtLeast(2, RULE).decide({"a": a, "b": a}).needed is None
+    nan_power = AtLeast(1, RULE).decide({"a": Interval(1.0, 1.0, 1.0, 6), "b": Interval(1.0, 1.0, 1.0, 6)})
+    assert nan_power.power == 0.0  # a part without a power counts as one that cannot reproduce
+    failed = Control("c", False, "m")
+    assert AtLeast(2, RULE).decide({"a": a, "b": a}, {"a": failed}).why == \
+        "instrument: only 1 of 2 instruments passed their controls (the rule needs 2)"
+    assert AtLeast(1, RULE).decide({"a": a, "b": a}, {"a": failed}).verdict == REPRODUCED  # one valid is enough
+    both = all_of({"x": RULE.decide(a, control=Control("k", True, "1")), "y": RULE.decide(c)})
+    assert (both.rule, both.measured, both.control, both.unit) == (
+        f"x: {RULE_TEXT}; and y: {RULE_TEXT}", "x 0.100 [0.050, 0.150]; y -0.100 [-0.150, -0.050]",
+        "k: passed (1)", "seeds")
+    assert both.why == "" and len(both.evidence) == 2
+
+
+def test_joint_controls_not_run_and_gate_say_what_happened():
+    assert joint(Control("x", True, "1"), Control("y", True, "2")) == Control("x; y", True, "1; 2")
+    assert joint(Control("x", True, "1"), Control("y", None, "2")) == Control("x; y", None, "1; 2")
+    assert joint(Control("x", False, "1"), Control("y", None, "2")).passed is False
+    assert _fields(not_run("no such arm")) == {"verdict": "undecided", "rule": "not run", "measured": "",
+                                               "power": "nan", "needed": None, "why": "not run: no such arm",
+                                               "unit": "seeds", "evidence": [], "control": ""}
+    passed = gate(Decision(REPRODUCED, "r", "m"), Control("c", True, "seen"))
+    assert (passed.verdict, passed.control, passed.why) == (REPRODUCED, "c: passed (seen)", "")
+    unrun = gate(Decision(REPRODUCED, "r", "m"), Control("c", None, "no data"))
+    assert (unrun.verdict, unrun.why, unrun.control) == (UNDECIDED, "instrument: c: not run (no data)",
+                                                         "c: not run (no data)")
+
+
+def test_sign_test_bounds():
+    assert sign_test_decides(Interval(1, 1, 1, 6)) and not sign_test_decides(Interval(1, 1, 1, 5))
+    assert sign_test_decides(Interval(1, 1, 1, 5, 0.9)) and not sign_test_decides(Interval(1, 1, 1, 4, 0.9))
+    assert [sign_test_seeds(c) for c in (0.9, 0.95, 0.99)] == [5, 6, 8]
+
+
+def test_the_sign_test_is_strict_at_its_bound():
+    exact = 1 - 2 * 0.5 ** 5  # a confidence whose one-sided error is exactly 0.5 ** 5
+    assert not sign_test_decides(Interval(1, 1, 1, 5, exact)) and sign_test_decides(Interval(1, 1, 1, 6, exact))

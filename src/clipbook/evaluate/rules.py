@@ -214,7 +214,7 @@ class Within:
     when the true effect is zero, at the observed spread (:func:`equivalence_power`)."""
     margin: float
     because: str
-    what: str = "90% CI"
+    what: str = ""  # default: "90% CI" (the interval the alpha reads)
     alpha: float = 0.05
     unit: str = "seeds"
 
@@ -223,7 +223,8 @@ class Within:
         return 1 - 2 * self.alpha
 
     def text(self) -> str:
-        return (f"{self.what} within +/- {_fmt(self.margin)} (TOST at {self.alpha:.0%}); wholly outside: not "
+        what = self.what or f"{self.confidence * 100:g}% CI"
+        return (f"{what} within +/- {_fmt(self.margin)} (TOST at {self.alpha * 100:g}%); wholly outside: not "
                 f"reproduced (margin: {self.because})")
 
     def power(self, x: Interval, n: int | None = None) -> float:
@@ -233,7 +234,7 @@ class Within:
 
     def decide(self, x: Interval, *, name: str = "", control: Control | None = None) -> Decision:
         problem = _check(x, self.confidence)
-        evidence = (_evidence(name or self.what, x, margin=self.margin),)
+        evidence = (_evidence(name or self.what or f"{self.confidence * 100:g}% CI", x, margin=self.margin),)
         label = f"{name} {x}" if name else f"{x}"
         if problem:
             return gate(Decision(UNDECIDED, self.text(), label, why=problem, unit=self.unit, evidence=evidence), control)
