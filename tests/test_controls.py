@@ -55,7 +55,8 @@ def test_effective_robustness_control(monkeypatch):
 
 
 def test_effective_robustness_control_needs_room_above_the_line():
-    assert controls.effective_robustness_control([0.3, 0.9], [0.97, 0.99], 0.05).passed is False
+    full = controls.effective_robustness_control([0.3, 0.9], [0.97, 0.99], 0.05)
+    assert full.passed is False and full.measured.startswith("no baseline model leaves room")
 
 
 def _lines(seeds=4):

@@ -77,12 +77,13 @@ def effective_robustness_control(baseline_id: Sequence[float], baseline_ood: Seq
     line = fit_baseline(baseline_id, baseline_ood)
     ood = line.predict(baseline_id)
     keep = ood + planted < 1  # a twin needs room above its model
+    name = f"twins of the baseline models {planted:g} above the line"
+    if not keep.any():
+        return Control(name, False, "no baseline model leaves room for the planted effect below an accuracy of 1")
     on_line = float(np.mean(line.effective_robustness(np.asarray(baseline_id)[keep], ood[keep])))
     twins = float(np.mean(line.effective_robustness(np.asarray(baseline_id)[keep], ood[keep] + planted)))
-    ok = bool(keep.any()) and abs(twins - planted) <= PLANTED_GAP_TOLERANCE * planted \
-        and abs(on_line) <= PLANTED_GAP_TOLERANCE * planted
-    return Control(f"twins of the baseline models {planted:g} above the line", ok,
-                   f"ER {twins:.3f} (planted {planted:g}); on the line {on_line:.3f}")
+    ok = abs(twins - planted) <= PLANTED_GAP_TOLERANCE * planted and abs(on_line) <= PLANTED_GAP_TOLERANCE * planted
+    return Control(name, bool(ok), f"ER {twins:.3f} (planted {planted:g}); on the line {on_line:.3f}")
 
 
 def line_gap_control(points: pd.DataFrame, planted: float, at: float, n_boot: int = 200) -> Control:
