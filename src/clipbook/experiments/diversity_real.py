@@ -126,4 +126,4 @@ def no_effective_robustness(row) -> Decision:
     baseline models) within +/- :data:`NO_ER_MARGIN`."""
     rule = Within(NO_ER_MARGIN, "stated before any run", alpha=0.025, what="95% bootstrap CI of its ER",
                   unit="baseline models")
-    return rule.decide(Interval(row.er, row.er_lo, row.er_hi, int(row.baseline_models)))
+    return rule.decide(Interval(row.er, row.er_lo, row.er_hi, int(row.baseline_models)), name="ER")
