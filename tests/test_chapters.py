@@ -88,7 +88,7 @@ def test_site_pages_show_figures_and_no_errors(site, tmp_path_factory):
     pages = [f"chapters/{c.stem}.html" for c in CHAPTERS]
     shots = tmp_path_factory.mktemp("screenshots")
     for width in (390, 1280):  # a phone and a laptop; the browser reaches nothing but the local server
-        every = inspect_pages(site, pages + ["intro.html", "results.html", "reproducibility.html"], shots, width)
+        every = inspect_pages(site, pages + ["intro.html", "deciding.html", "results.html", "reproducibility.html"], shots, width)
         for page, seen in every.items():
             assert seen["raw_tex"] == 0 and seen["rendered_math"] == seen["math"], (page, width, seen["raw_tex"])
             assert not seen["overflowing_tables"], (page, width, seen["overflowing_tables"])

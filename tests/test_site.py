@@ -25,11 +25,8 @@ RECORDS = [
 def test_the_summary_has_one_row_per_chapter_with_its_verdict_counts_and_a_link():
     table = summary_table(RECORDS).set_index("chapter")
     assert list(table.index) == ["[1. One](chapters/01_one.ipynb#claims)", "[2. Two](chapters/02_two.ipynb#claims)"]
-    assert table.iloc[0, :3].tolist() == [1, 1, 0]
-    assert table.iloc[1, :3].tolist() == [2, 0, 1]
-    assert table["this book's: reproduced"].tolist() == [1, 0]
-    assert table["this book's: not reproduced"].tolist() == [0, 1]
-    assert table["this book's: undecided"].tolist() == [0, 0]
+    assert table["paper: reproduced / not / undecided"].tolist() == ["1 / 1 / 0", "2 / 0 / 1"]
+    assert table["this book's: reproduced / not / undecided"].tolist() == ["1 / 0 / 0", "0 / 1 / 0"]
 
 
 def test_the_results_page_opens_with_the_summary_before_the_full_tables():
@@ -40,11 +37,13 @@ def test_the_results_page_opens_with_the_summary_before_the_full_tables():
     assert "designs with power below 0.5 at their smallest effect of interest: 1" in page
 
 
-def test_each_row_shows_power_and_why_an_undecided_claim_is_undecided():
+def test_each_row_shows_power_and_each_claim_why_it_is_undecided():
     page = results_page(RECORDS)
-    assert "| **undecided (instrument)** | instrument: x |" in page
-    assert "| 0.90 (4 seeds for 0.8) |" in page and "| n/a |" in page
-    assert "| 0.30 (4 seeds for 0.8) | **reproduced** | low power (0.30 at the smallest effect of interest) |" in page
+    assert "| **a.** claim a | the paper | **undecided (instrument)** | n/a |" in page
+    assert "| **a.** claim a | the paper | **reproduced** | 0.90 (4 seeds for 0.8) |" in page
+    assert "- **a.** *Source:* s. *Rule:* t. *Measured:* m. *Why:* instrument: x" in page
+    assert "- **b.** *Source:* s. *Rule:* t. *Measured:* m. *Why:* low power (0.30 at the smallest effect" in page
+    assert "- **c.** *Source:* s. *Rule:* t. *Measured:* m.\n" in page  # no diagnosis, no "Why"
 
 
 def test_the_rule_changes_are_listed_with_their_commit():

@@ -37,17 +37,28 @@ def _counts(claims: list[dict]) -> dict[str, int]:
     return {v: sum(c["verdict"] == v for c in claims) for v in ("reproduced", "not reproduced", "undecided")}
 
 
+SUMMARY_HEADERS = {"paper": "paper: reproduced / not / undecided", "book": "this book's: reproduced / not / undecided"}
+
+
 def summary_table(records: list[dict]) -> pd.DataFrame:
-    """One row per chapter: the paper's claims by verdict and this book's, with a link to the
-    chapter's claims section: what a reader takes in at a glance."""
+    """One row per chapter: the paper's claims by verdict and this book's ("reproduced / not
+    reproduced / undecided" counts), with a link to the chapter's claims section: what a reader
+    takes in at a glance, narrow enough for a phone."""
     rows = []
     for r in records:
         row = {"chapter": f"[{r['number']}. {r['run']['title']}](chapters/{r['stem']}.ipynb#claims)"}
-        for origin, whose in (("paper", "paper"), ("book", "this book's")):
+        for origin, header in SUMMARY_HEADERS.items():
             counts = _counts([c for c in r["claims"] if c["origin"] == origin])
-            row |= {f"{whose}: {v}": n for v, n in counts.items()}
+            row[header] = " / ".join(str(n) for n in counts.values())
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["chapter", *SUMMARY_HEADERS.values()])
+
+
+def _details(claim: dict) -> str:
+    """A claim's source, rule, measurement and diagnosis: one list item, which wraps on any screen."""
+    why = f" *Why:* {claim['diagnosis']}" if claim.get("diagnosis") else ""
+    return (f"- **{claim['id']}.** *Source:* {claim['source']}. *Rule:* {claim['test']}. "
+            f"*Measured:* {claim['measured'] or 'nothing (not run)'}.{why}")
 
 
 def _power(claim: dict) -> str:
@@ -80,16 +91,16 @@ def results_page(records: list[dict]) -> str:
     parts.append("\nA claim of *this book* extends its paper (a control, a finer dose-response, a prediction "
                  "the paper does not make): its verdict is not the paper's. *Power* is the chance the rule says "
                  "reproduced when the true effect is the smallest effect of interest, at the observed spread; "
-                 "beside it, the seeds that would raise it to 0.8.\n")
+                 "beside it, the seeds that would raise it to 0.8. Under each chapter's table, every claim's "
+                 "source, rule, measurement and, where it has one, diagnosis.\n")
     for r in records:
         parts.append(f"## Chapter {r['number']}: {r['run']['title']}\n")
         parts.append(f"Source: [the chapter](chapters/{r['stem']}.ipynb), run at the "
                      f"`{r['run']['profile']}` profile.\n")
-        frame = pd.DataFrame([{"id": c["id"], "claim": c["statement"], "claim of": ORIGIN_LABELS[c["origin"]],
-                               "source": c["source"], "test": c["test"], "measured": c["measured"],
-                               "power": _power(c), "verdict": f"**{_label(c)}**", "why": c.get("diagnosis", "")}
-                              for c in r["claims"]])
+        frame = pd.DataFrame([{"claim": f"**{c['id']}.** {c['statement']}", "claim of": ORIGIN_LABELS[c["origin"]],
+                               "verdict": f"**{_label(c)}**", "power": _power(c)} for c in r["claims"]])
         parts.append(_md_table(frame) + "\n")
+        parts.append("\n".join(_details(c) for c in r["claims"]) + "\n")
     changes = [{"chapter": r["number"], "claim": c["id"], **change} for r in records for c in r["claims"]
                for change in c.get("history", [])]
     parts.append("## Rules changed after a result was seen\n")
