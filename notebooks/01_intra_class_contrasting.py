@@ -100,7 +100,7 @@ seeds = range(first_seed, first_seed + n_seeds)
 results = intra_class.run_sweep(intra_class.sweep_worlds(world, core_stds, spurious_stds), seeds, n_train=n_train,
                                 n_test=n_test, embed_dim=embed_dim, config=config)
 core = intra_class.core_sweep(results, spurious_std)
-ci_table(core, "core_std", "method", "ood_accuracy")
+ci_table(core, "core_std", "method", "ood_accuracy", bounds=(0, 1))
 
 # %% [markdown]
 # ## Who survives the shift

@@ -136,7 +136,7 @@ results = fs.run_sweeps(world, share_probs, annotate_probs, caption_share_probs,
                         n_train=n_train, n_test=n_test, embed_dim=embed_dim, config=config,
                         varied_p_spurious=varied_p_spurious)
 sharing = fs.sharing_results(results)
-ci_table(sharing, "share_prob", "method", "ood_accuracy")
+ci_table(sharing, "share_prob", "method", "ood_accuracy", bounds=(0, 1))
 
 # %% [markdown]
 # ## Sharing a detail across classes
@@ -180,7 +180,8 @@ first_world = varied_p_spurious != p_spurious
 if first_world:
     first_results = fs.run_sweeps(replace(world, p_spurious=varied_p_spurious), share_probs, annotate_probs, [], seeds,
                                   n_train=n_train, n_test=n_test, embed_dim=embed_dim, config=config)
-    display(ci_table(fs.sharing_results(first_results), "share_prob", "method", "ood_accuracy"))
+    display(ci_table(fs.sharing_results(first_results), "share_prob", "method", "ood_accuracy",
+                     bounds=(0, 1)))
 
 # %% [markdown]
 # ## Which details should a caption mention?
@@ -209,7 +210,7 @@ plt.show()
 
 # %%
 captions = results[(results.experiment == "captions") & (results.prompt == "class_core")]
-ci_table(captions, "caption", "share_prob", "detail_share")
+ci_table(captions, "caption", "share_prob", "detail_share", bounds=(0, 1))
 
 # %% [markdown]
 # ## The prompt is part of the method
@@ -270,7 +271,7 @@ image_config = TrainConfig(steps=image_steps, batch_size=image_batch_size, lr=im
 image_sweep = fsi.run_sweep(image_world, range(first_seed, first_seed + n_image_seeds), image_config,
                             p_detail=image_p_detail, model_name=image_model)
 image_stats = fsi.claim_statistics(image_sweep.results)
-ci_table(image_sweep.results, "step", "variant", "id_accuracy")
+ci_table(image_sweep.results, "step", "variant", "id_accuracy", bounds=(0, 1))
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "ID accuracy (photos) against OOD accuracy (mean over four unseen drawing styles) of every checkpoint of every seed, with the line fitted in logit space per kind of text (axes in logit scale). The dotted vertical line is the common ID accuracy where the lines are compared.", "name": "fig-ch2-images"}}
 fig, ax = plt.subplots(figsize=(6.4, 4.6))

@@ -201,8 +201,8 @@ print(f"{results.groupby(['model', 'seed']).ngroups} models trained in {sweep.se
       f"baseline: logit(OOD) = {line.slope:.2f} logit(ID) + {line.intercept:.2f}")
 final = diversity.final(results)
 accuracies = final.melt(["model", "seed"], ["id_accuracy", "ood_accuracy"], var_name="test", value_name="accuracy")
-ci_table(accuracies, "model", "test", "accuracy").rename(columns={"id_accuracy": "ID accuracy",
-                                                                 "ood_accuracy": "OOD accuracy (mean over shifts)"})
+ci_table(accuracies, "model", "test", "accuracy", bounds=(0, 1)).rename(
+    columns={"id_accuracy": "ID accuracy", "ood_accuracy": "OOD accuracy (mean over shifts)"})
 
 # %% [markdown]
 # Are the compared models comparable? The final ID accuracies of each pair that differs in

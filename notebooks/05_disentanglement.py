@@ -132,8 +132,8 @@ results, history = sweep.results, sweep.history
 palette = plots.category_palette(results.family)
 print(f"{len(results)} models trained and measured in {sweep.seconds:.0f} s")
 accuracies = results.melt(["family", "seed"], ["composition", "attribute", "object", "caption_nmi"], var_name="measure")
-ci_table(accuracies, "family", "measure", "value")[["composition", "attribute", "object", "caption_nmi"]].rename(
-    columns={"caption_nmi": "caption NMI"})
+table = ci_table(accuracies, "family", "measure", "value", bounds=(0, 1))
+table[["composition", "attribute", "object", "caption_nmi", "seeds"]].rename(columns={"caption_nmi": "caption NMI"})
 
 # %% [markdown]
 # ## C-OoD accuracy per family

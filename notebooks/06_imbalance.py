@@ -118,7 +118,8 @@ results, per_class = main.results, main.history
 palette = plots.category_palette(results.method)
 print(f"{len(results)} models trained in {main.seconds:.0f} s")
 measures = ["accuracy", "tail_accuracy", "rho_accuracy", "rho_predictions"]
-ci_table(results.melt(["method", "seed"], measures, var_name="measure"), "method", "measure", "value")[measures]
+ci_table(results.melt(["method", "seed"], measures, var_name="measure"), "method", "measure", "value",
+         bounds=(-1, 1))[measures + ["seeds"]]
 
 # %% [markdown]
 # ## Who follows the frequencies
@@ -225,7 +226,8 @@ tail_runs = [r for r in runs if r.name == imbalance.CLIP or r.name == imbalance.
 trim = imbalance.run_sweep(trimmed_world, seeds, tail_runs, n_train=n_train, n_test=n_test, embed_dim=embed_dim,
                            config=config, tail_share=tail_share)
 trimmed = imbalance.trimmed_accuracy(trim.history, trimmed_world)
-ci_table(trimmed.assign(measure="accuracy on the trimmed classes"), "method", "measure", "accuracy")
+ci_table(trimmed.assign(measure="accuracy on the trimmed classes"), "method", "measure", "accuracy",
+         bounds=(0, 1))
 
 # %% [markdown]
 # ## At the paper's scale

@@ -8,7 +8,7 @@ import torch
 from clipbook.evaluate.classify import accuracy, linear_probe, probe_accuracy
 from clipbook.evaluate.readout import own_class_vote, signal_share
 from clipbook.evaluate.rules import Within
-from clipbook.evaluate.stats import (ci_table, equivalence_power, mean_ci, paired_difference, spearman_ci,
+from clipbook.evaluate.stats import (bounded_ci, ci_table, equivalence_power, mean_ci, paired_difference, spearman_ci,
                                      spearman_per_group, summarize)
 from clipbook.evaluate.zero_shot import ensemble_head, linear_head
 from clipbook.models import linear
@@ -49,7 +49,7 @@ def test_summaries_and_paired_differences():
     diff = paired_difference(df[df.x == 3], "v", "method", "a", "b")
     assert (diff.mean, diff.lo, diff.hi) == pytest.approx((3.0, 3.0, 3.0))  # the seed offset cancels when paired
     table = ci_table(df, "x", "method", "v")
-    assert table.shape == (3, 2) and table.loc[1, "a"].startswith("2.015 [")
+    assert table.shape == (3, 3) and table.loc[1, "a"].startswith("2.015 [") and table.loc[1, "seeds"] == "4"
 
 
 def test_spearman_per_group():
@@ -212,3 +212,27 @@ def test_paired_difference_refuses_duplicate_rows_and_counts_a_seed_missing_from
     assert paired_difference(other, "v", "arm", "a", "b") == gap  # rows of other arms do not matter
     with_nan = df.assign(v=[1.0, np.nan, 2.0, 1.0, 3.0])
     assert paired_difference(with_nan, "v", "arm", "a", "b").missing == 2
+
+
+def test_a_bounded_quantity_s_interval_stays_within_its_bounds():
+    two = [0.5, 0.95]  # a Student-t interval over two values: 0.725 +/- 12.7 * 0.225
+    assert mean_ci(two).hi > 1 and mean_ci(two).lo < 0
+    ci = bounded_ci(two, (0, 1))
+    assert 0 < ci.lo < 0.5 and 0.95 < ci.hi < 1 and ci.mean == pytest.approx(0.725) and ci.n == 2
+    rho = bounded_ci([-0.9, -0.99, -0.5], (-1, 1))
+    assert -1 < rho.lo < rho.mean < rho.hi < 1
+    assert bounded_ci([1.0, 1.0, 1.0], (0, 1)) == mean_ci([1.0, 1.0, 1.0])  # no spread: as plain
+    assert bounded_ci([0.3], (0, 1)).n == 1 and bounded_ci([0.3, np.nan, 0.5], (0, 1)).missing == 1
+    near = bounded_ci([0.999, 0.98, 0.99], (0, 1))
+    assert near.lo <= near.mean <= near.hi < 1
+
+
+def test_ci_table_shows_seeds_per_row_and_no_interval_for_one_value():
+    df = pd.DataFrame({"model": ["a", "a", "a", "b"], "test": ["id"] * 4, "acc": [0.5, 0.7, 0.6, 0.596]})
+    table = ci_table(df, "model", "test", "acc", bounds=(0, 1))
+    assert table.loc["b", "id"] == "0.596" and table.loc["b", "seeds"] == "1"
+    assert table.loc["a", "seeds"] == "3" and table.loc["a", "id"].startswith("0.600 [")
+    assert "nan" not in table.to_string()
+    mixed = pd.concat([df, pd.DataFrame({"model": ["b"], "test": ["ood"], "acc": [0.4]}),
+                       pd.DataFrame({"model": ["b"], "test": ["ood"], "acc": [0.5]})])
+    assert ci_table(mixed, "model", "test", "acc").loc["b", "seeds"] == "1-2"

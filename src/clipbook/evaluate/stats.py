@@ -77,11 +77,42 @@ def summarize(df: pd.DataFrame, by: str | list[str], value: str, confidence: flo
         {"n": int})
 
 
-def ci_table(df: pd.DataFrame, index: str, columns: str, value: str, digits: int = 3) -> pd.DataFrame:
-    """Readable pivot: one cell per (index, column) reading ``mean [lo, hi]``."""
-    summary = summarize(df, [index, columns], value)
-    text = summary.apply(lambda r: f"{r['mean']:.{digits}f} [{r['lo']:.{digits}f}, {r['hi']:.{digits}f}]", axis=1)
-    return summary.assign(cell=text).pivot(index=index, columns=columns, values="cell").rename_axis(columns=None)
+BOUND_EPS = 1e-4
+"""How close to its bound a bounded value is taken to be at most (a value at the bound has no logit)."""
+
+
+def bounded_ci(values: Sequence[float], bounds: tuple[float, float], confidence: float = 0.95) -> Interval:
+    """The mean of a quantity that lives in ``bounds`` (an accuracy in [0, 1], a correlation in
+    [-1, 1]) with a Student-t interval computed on the logit of its position between the bounds
+    and mapped back: the interval stays within the bounds, where a plain Student-t interval over a
+    few seeds can leave them (it is widened, in the rare skewed case, to hold the reported mean).
+    Missing values are counted as :func:`mean_ci` counts them."""
+    lo, hi = bounds
+    x = np.asarray(values, dtype=float)
+    plain = mean_ci(x, confidence)
+    if plain.n < 2 or plain.hi == plain.lo:
+        return plain
+    unit = np.clip((x[~np.isnan(x)] - lo) / (hi - lo), BOUND_EPS, 1 - BOUND_EPS)
+    z = mean_ci(np.log(unit / (1 - unit)), confidence)
+    back = [float(lo + (hi - lo) / (1 + np.exp(-v))) for v in (z.lo, z.hi)]
+    return plain._replace(lo=min(back[0], plain.mean), hi=max(back[1], plain.mean))
+
+
+def ci_table(df: pd.DataFrame, index: str, columns: str, value: str, digits: int = 3,
+             bounds: tuple[float, float] | None = None) -> pd.DataFrame:
+    """Readable pivot: one cell per (index, column) reading ``mean [lo, hi]`` over seeds, and a last
+    column ``seeds`` with how many values each row rests on. A cell of one value shows no
+    interval (there is none); with ``bounds``, intervals are :func:`bounded_ci`'s and stay within
+    them."""
+    rows = []
+    for (row, column), group in df.groupby([index, columns], sort=True)[value]:
+        ci = mean_ci(group, 0.95) if bounds is None else bounded_ci(group, bounds)
+        cell = f"{ci.mean:.{digits}f}" + ("" if ci.n < 2 else f" [{ci.lo:.{digits}f}, {ci.hi:.{digits}f}]")
+        rows.append({index: row, columns: column, "cell": cell, "n": ci.n})
+    frame = pd.DataFrame(rows)
+    table = frame.pivot(index=index, columns=columns, values="cell").rename_axis(columns=None)
+    counts = frame.groupby(index).n.agg(["min", "max"])
+    return table.assign(seeds=[f"{a}" if a == b else f"{a}-{b}" for a, b in zip(counts["min"], counts["max"])])
 
 
 def paired_difference(df: pd.DataFrame, value: str, column: str, a: str, b: str, pair_on: str = "seed",
