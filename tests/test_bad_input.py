@@ -284,3 +284,33 @@ def test_case_5_chapter_5_needs_a_family_besides_the_reference():
     with pytest.raises(ValueError, match="leave only the reference family"):
         disentanglement.settings(0.75, [], [], [], [])
     assert len(disentanglement.settings(0.75, [0.5], [], [], [])) == 2
+
+
+def test_case_10_a_process_that_cannot_be_signalled_is_alive_and_the_hour_is_strict(tmp_path, monkeypatch):
+    def refused(pid, signal):
+        raise PermissionError
+
+    monkeypatch.setattr(workspace.os, "kill", refused)
+    assert workspace._alive(1)
+    monkeypatch.undo()
+    old = tmp_path / ".01_intra_class_contrasting-old"
+    old.mkdir()
+    stamp = time.time() - 3600.5
+    os.utime(old, (stamp, stamp))
+    assert workspace.clear_stale_runs(tmp_path) == [old]
+
+
+def test_a_record_is_written_through_a_temporary_file_beside_it(tmp_path, monkeypatch):
+    moves = []
+    real = os.replace
+    monkeypatch.setattr(workspace.os, "replace", lambda a, b: moves.append((Path(a), Path(b))) or real(a, b))
+    target = tmp_path / "r.json"
+    workspace._atomic_write_text(target, "{}")
+    (source, destination), = moves
+    assert source.parent == tmp_path and source.name.startswith(".r.json.") and destination == target
+    assert target.read_text() == "{}"
+
+
+def test_case_2_a_name_that_starts_with_a_tilde_but_names_no_home_is_a_relative_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert workspace.resolve_path("~no-such-user-here") == str(tmp_path / "~no-such-user-here")

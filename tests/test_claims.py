@@ -275,3 +275,8 @@ def test_ruling_out_is_strict_where_the_rule_is():
     assert rules_out({"lo": 0.0, "hi": 0.0499, "side": "above", "smallest": 0.05})
     assert not rules_out({"lo": 0.05, "hi": 0.1, "side": "below", "smallest": 0.05})
     assert not rules_out({"side": "above", "smallest": 0.05}) and not rules_out({"margin": 0.05})
+
+
+def test_a_bare_value_is_named_in_the_refusal():
+    with pytest.raises(TypeError, match="a verdict comes from a rule's Decision, not bool"):
+        ClaimSet("demo", "a").add("a", "X.", "Paper", True)

@@ -329,3 +329,71 @@ def test_sign_test_bounds():
 def test_the_sign_test_is_strict_at_its_bound():
     exact = 1 - 2 * 0.5 ** 5  # a confidence whose one-sided error is exactly 0.5 ** 5
     assert not sign_test_decides(Interval(1, 1, 1, 5, exact)) and sign_test_decides(Interval(1, 1, 1, 6, exact))
+
+
+def test_a_failed_control_speaks_first_even_when_the_statistic_cannot_decide():
+    bad = Control("planted", False, "missed")
+    for rule, x in ((RULE, Interval(math.nan, 0.1, 0.2, 3)), (Within(0.05, "m"), Interval(math.nan, 0.1, 0.2, 3, 0.9)),
+                    (RULE, Interval(0.3, 0.3, 0.3, 4))):
+        decided = rule.decide(x, control=bad)
+        assert decided.why == "instrument: planted: failed (missed)" and decided.control == "planted: failed (missed)"
+
+
+def test_undecided_paths_keep_the_rule_the_label_the_unit_and_the_evidence():
+    rule = Above(0.0, 0.3, "x", unit="models")
+    for x in (Interval(math.nan, 0.1, 0.2, 3), Interval(0.3, 0.3, 0.3, 4)):
+        decided = rule.decide(x, name="rho")
+        assert (decided.rule, decided.unit) == (rule.text(), "models")
+        assert decided.measured == f"rho {x}" and decided.evidence[0]["name"] == "rho"
+    assert RULE.decide(Interval(0.3, 0.3, 0.3, 4)).why == \
+        "no spread across 4 values: decided by the exact sign test, which needs 6 seeds"
+    within = Within(0.05, "m", unit="models").decide(Interval(math.nan, 0.1, 0.2, 3, 0.9), name="gap")
+    assert (within.rule, within.unit, within.measured) == (Within(0.05, "m").text(), "models", "gap nan [0.100, 0.200]")
+    assert Within(0.05, "m").decide(Interval(0.0, -0.01, 0.01, 5, 0.9), name="gap").evidence[0]["name"] == "gap"
+
+
+def test_a_clear_effect_below_the_smallest_of_interest_is_named_exactly_and_strictly():
+    assert RULE.decide(mean_ci([0.02] * 6)).why == \
+        "smaller than the smallest effect of interest, which the interval rules out"
+    assert RULE.decide(Interval(0.03, 0.01, 0.05, 5)).why == ""  # reaching 0.05 does not rule it out
+    assert RULE.decide(mean_ci([0.2] * 6)).why == ""
+
+
+def test_a_bound_rule_names_its_one_bound():
+    bound = Below(0.05, 0.05, "b", power_at=0.0).decide(Interval(0.04, 0.03, 0.06, 5))
+    assert bound.why.startswith("the interval reaches 0.05: about ")
+
+
+def test_the_seeds_that_would_decide_read_the_distance_to_the_nearer_bound_the_mean_could_clear():
+    rule = Above(0.1, 0.3, "x")
+    x = Interval(0.15, -0.35, 0.65, 5)  # 0.05 above the threshold, 0.15 below the smallest effect
+    assert f"about {seeds_to_decide(x, 0.15)} seeds" in rule.decide(x).why
+    assert seeds_to_decide(x, 0.15) != seeds_to_decide(x, 0.25) != seeds_to_decide(x, 0.05)
+    mirrored = Below(-0.1, -0.3, "x").decide(Interval(-0.15, -0.65, 0.35, 5))
+    assert f"about {seeds_to_decide(x, 0.15)} seeds" in mirrored.why
+
+
+def test_power_reads_the_rule_s_own_confidence():
+    rule = Above(0.0, 0.05, "x", confidence=0.90)
+    x = Interval(0.05, 0.0, 0.1, 5, 0.90)
+    assert rule.power(x) == pytest.approx(one_sided_power(0.05, standard_error(x) * math.sqrt(5), 5, 0.90))
+    assert math.isnan(Within(0.05, "m").power(Interval(math.nan, 0.1, 0.2, 3, 0.9)))
+
+
+def test_a_conjunction_explains_only_an_undecided_verdict():
+    no, maybe = RULE.decide(Interval(-0.1, -0.15, -0.05, 5)), RULE.decide(Interval(0.02, -0.01, 0.05, 5))
+    assert all_of({"x": no, "y": maybe}).why == ""
+    assert all_of({"x": maybe, "y": maybe}).why == f"x: {maybe.why}; y: {maybe.why}"
+
+
+def test_at_least_k_with_exactly_k_instruments_is_undecided_by_its_statistics():
+    up, maybe = Interval(0.1, 0.05, 0.15, 5), Interval(0.02, -0.01, 0.05, 5)
+    bad = Control("c", False, "x")
+    decided = AtLeast(2, RULE).decide({"a": up, "b": maybe, "c": up}, {"c": bad})
+    assert decided.why == f"2 of 3 undecided: b: {RULE.decide(maybe).why}; c: instrument: c: failed (x)"
+
+
+def test_power_is_not_a_number_where_the_design_has_none():
+    assert math.isnan(one_sided_power(0.1, 0.1, 1)) and math.isnan(one_sided_power(0.1, 0.0, 5))
+    assert math.isnan(one_sided_power(math.nan, 0.1, 5)) and math.isnan(one_sided_power(0.1, math.nan, 5))
+    assert 0 < one_sided_power(0.1, 0.1, 5) < 1

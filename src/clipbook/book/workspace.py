@@ -26,7 +26,10 @@ def resolve_path(value: str) -> str:
     kept as given: the chapter knows its names and reports any other as missing."""
     if not value:
         return value
-    path = Path(value).expanduser()
+    try:
+        path = Path(value).expanduser()
+    except RuntimeError:  # "~name" of no user: a name like any other
+        path = Path(value)
     if path.is_absolute():
         return str(path)
     if path.exists() or len(path.parts) > 1 or value.startswith((".", "~")):
