@@ -147,12 +147,14 @@ def _readings() -> list[str]:
     factors = np.array([pairs[i] for i in rng.integers(len(pairs), size=240)])
     found, table = controls.disentanglement_controls(factors, 16, ["dcimig", "z_diff"], _two_metrics, seed=3)
     codes = controls.composition_codes(factors[:6], 4, 0.25, noise=0.05, seed=2)
+    _, default_seed = controls.disentanglement_controls(factors, 16, ["dcimig"], _two_metrics)
     return [str(c) for c in (controls.signal_share_control(3), controls.condition_number_control((2.0, 50.0), dim=5),
                              controls.effective_robustness_control(np.linspace(0.3, 0.9, 7), np.linspace(0.1, 0.5, 7), 0.04),
                              controls.line_gap_control(_lines(3), 0.03, 0.55, n_boot=50),
                              controls.frequency_correlation_control(np.geomspace(500, 2, 40), per_class=20, seed=4),
+                             controls.frequency_correlation_control([10, 1], per_class=30),
                              controls.effective_rank_control(rankme, 6, n=200, seed=5), *found.values())] + \
-        [table.round(6).to_csv(), np.array2string(codes, precision=6)]
+        [table.round(6).to_csv(), default_seed.round(6).to_csv(), np.array2string(codes, precision=6)]
 
 
 def test_the_controls_read_as_recorded():
@@ -161,3 +163,75 @@ def test_the_controls_read_as_recorded():
 
 if __name__ == "__main__":
     READINGS.write_text("\n".join(_readings()) + "\n")
+
+
+def test_the_controls_tolerate_what_they_say_and_no_less(monkeypatch):
+    from clipbook.evaluate.readout import signal_share
+    from clipbook.evaluate.spectral import condition_number
+
+    monkeypatch.setattr(controls, "signal_share", lambda *a: signal_share(*a) * 0.995 + 0.0025)
+    assert controls.signal_share_control(2).passed  # within 0.01 of 1, 0, 0.5
+    monkeypatch.setattr(controls, "condition_number", lambda m: condition_number(m) * 1.005)
+    assert controls.condition_number_control().passed  # within 1%
+
+
+def test_a_metric_separated_by_exactly_the_bar_passes():
+    values = iter([{"m": 0.1}, {"m": 0.05}, {"m": 0.0}])
+    found, _ = controls.disentanglement_controls(np.array([[0, 0], [0, 1], [1, 0], [1, 1]]), 4, ["m"],
+                                                 lambda codes, factors: next(values))
+    assert found["m"].passed
+
+
+def test_the_effective_robustness_control_checks_the_line_as_well_as_the_twins(monkeypatch):
+    from clipbook.evaluate.robustness import fit_baseline
+
+    class Shifted:  # reads the twins right and the models on the line 0.02 off
+        def __init__(self, line):
+            self.line = line
+
+        def predict(self, x):
+            return self.line.predict(x)
+
+        def effective_robustness(self, x, y):
+            er = self.line.effective_robustness(x, y)
+            return er + np.where(np.abs(er) < 1e-9, 0.02, 0.0)
+
+    monkeypatch.setattr(controls, "fit_baseline", lambda x, y: Shifted(fit_baseline(x, y)))
+    shifted = controls.effective_robustness_control(np.linspace(0.3, 0.9, 12), np.linspace(0.1, 0.6, 12), 0.05)
+    assert shifted.passed is False and shifted.measured == "ER 0.050 (planted 0.05); on the line 0.020"
+    full = controls.effective_robustness_control([0.3, 0.9], [0.97, 0.99], 0.05)
+    assert full.name == "twins of the baseline models 0.05 above the line"
+
+
+@pytest.mark.parametrize("seen, null, passes", [
+    ((0.1, 0.05, 0.15), (0.0, -0.01, 0.01), False),  # far from the planted 0.02, however clear
+    ((0.02, 0.0, 0.04), (0.0, -0.01, 0.01), False),  # the planted gap not above zero
+    ((0.02, 0.01, 0.03), (0.0, 0.0, 0.01), True),  # the unchanged copy's interval touching zero holds it
+    ((0.02, 0.01, 0.03), (0.0, -0.01, 0.0), True),
+    ((0.02, 0.01, 0.03), (0.01, 0.001, 0.02), False),  # the unchanged copy off zero
+])
+def test_the_line_gap_control_needs_the_planted_gap_and_nothing_where_none_was_planted(monkeypatch, seen, null, passes):
+    from clipbook.evaluate.stats import Interval
+
+    answers = iter([Interval(*seen, 4), Interval(*null, 4)])
+    monkeypatch.setattr(controls, "line_gap", lambda a, b, at, n_boot: next(answers))
+    assert controls.line_gap_control(_lines(), 0.02, 0.6).passed is passes
+
+
+@pytest.mark.parametrize("biased, fair, passes", [
+    ((0.9, 0.2), (0.1, 0.1), False),  # predictions not separated
+    ((0.2, 0.9), (0.1, 0.1), False),  # accuracy not separated
+    ((0.4, 0.9), (0.3, 0.1), False),  # the sum would pass, the difference does not
+    ((0.9, 0.4), (0.1, 0.3), False),
+    ((0.75, 0.75), (0.25, 0.25), True),  # separated by exactly the bar
+])
+def test_the_frequency_control_needs_both_correlations_separated(monkeypatch, biased, fair, passes):
+    from clipbook.evaluate.imbalance import FrequencyCorrelations
+
+    answers = iter([FrequencyCorrelations(*biased), FrequencyCorrelations(*fair)])
+    monkeypatch.setattr(controls, "frequency_correlations", lambda c, f: next(answers))
+    assert controls.frequency_correlation_control(np.geomspace(1000, 5, 10)).passed is passes
+
+
+def test_the_effective_rank_control_reads_powers_of_two_up_to_the_dimension():
+    assert controls.effective_rank_control(rankme, 100, n=200).name == "codes of rank 1, 2, 4, 8, 16, 32, 64, 100"

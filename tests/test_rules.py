@@ -397,3 +397,29 @@ def test_power_is_not_a_number_where_the_design_has_none():
     assert math.isnan(one_sided_power(0.1, 0.1, 1)) and math.isnan(one_sided_power(0.1, 0.0, 5))
     assert math.isnan(one_sided_power(math.nan, 0.1, 5)) and math.isnan(one_sided_power(0.1, math.nan, 5))
     assert 0 < one_sided_power(0.1, 0.1, 5) < 1
+
+
+def test_every_path_of_an_equivalence_keeps_what_the_reader_sees():
+    rule = Within(0.05, "m", unit="models")
+    flat = rule.decide(Interval(0.01, 0.01, 0.01, 2, 0.9), name="gap")
+    assert _fields(flat) == {"verdict": "undecided", "rule": rule.text(), "measured": "gap 0.010 [0.010, 0.010]",
+                             "power": "nan", "needed": None,
+                             "why": "no spread across 2 values: decided by the exact sign test, which needs 5 models",
+                             "unit": "models", "evidence": [{"name": "gap", "mean": 0.01, "lo": 0.01, "hi": 0.01, "n": 2,
+                                                              "confidence": 0.9, "missing": 0, "margin": 0.05}],
+                             "control": ""}
+    broken = rule.decide(Interval(math.nan, 0.1, 0.2, 3, 0.9))
+    assert broken.evidence[0]["margin"] == 0.05 and broken.why == "the statistic is not a number"
+    failed = rule.decide(Interval(0.0, -0.01, 0.01, 5, 0.9), control=Control("c", False, "x"))
+    assert failed.verdict == UNDECIDED and failed.why == "instrument: c: failed (x)"
+    assert rule.decide(Interval(0.0, -0.04, 0.05, 5, 0.9)).verdict == UNDECIDED  # touching the margin is not inside
+
+
+def test_the_seeds_to_decide_are_the_first_whose_interval_is_narrower_than_the_distance():
+    x = Interval(0.0, -0.1, 0.1, 5)
+    sd = standard_error(x) * math.sqrt(5)
+    n = seeds_to_decide(x, 0.05)
+    half = lambda k: stats.t.ppf(0.975, k - 1) * sd / math.sqrt(k)  # noqa: E731
+    assert half(n) < 0.05 <= half(n - 1)
+    hopeless = RULE.decide(Interval(0.025, -10.0, 10.05, 5))
+    assert hopeless.why == "the interval reaches 0 and 0.05: no feasible number of seeds decides it at this mean"
