@@ -67,6 +67,11 @@ INSPECT = r"""async () => {
     overflowing_tables: [...article.querySelectorAll('table')]
       .filter(t => t.getBoundingClientRect().right > column.right + 1 && !scrolls(t))
       .map(t => t.innerText.slice(0, 80)),
+    clipped: [...article.querySelectorAll('table, pre')]  // text hidden behind a sideways scroll bar
+      .filter(t => { for (let e = t; e && e !== article; e = e.parentElement) {
+                       if (e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX !== 'visible') return true; }
+                     return false; })
+      .map(t => t.innerText.slice(0, 80)),
     text: document.body.innerText,
   };
 }"""

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from site_check import chromium_path, inspect_pages
+from table_check import notebook_problems
 
 from clipbook.book import runner
 from clipbook.book.claims import contradictions
@@ -75,6 +76,7 @@ def test_default_profile_claims_are_as_reported(chapter, default_runs):
         assert claim["reproduced"] == claim["expected"], claim
         assert claim["test"] and (claim["evidence"] or claim["why"].startswith("not run")), claim
     assert contradictions(record) == []  # no "not reproduced" whose interval still reaches its smallest effect
+    assert notebook_problems(default_runs[chapter.slug]) == []  # no NaN interval, none outside its quantity's bounds
 
 
 @pytest.fixture(scope="session")
@@ -92,6 +94,7 @@ def test_site_pages_show_figures_and_no_errors(site, tmp_path_factory):
         for page, seen in every.items():
             assert seen["raw_tex"] == 0 and seen["rendered_math"] == seen["math"], (page, width, seen["raw_tex"])
             assert not seen["overflowing_tables"], (page, width, seen["overflowing_tables"])
+            assert width < 1280 or not seen["clipped"], (page, seen["clipped"])  # a laptop sees every cell whole
             assert not seen["images_without_alt"], (page, seen["images_without_alt"])
     report = every
     assert sum(report[p]["math"] for p in pages) > 0  # the math check has math to check
