@@ -55,20 +55,16 @@ undecided: list[str] = []  # the claims this run's text reports as undecided
 
 # %% tags=["remove-cell"]
 # The values a run gives (the runner, or plain papermill) checked against the cell above.
-from clipbook.book.runner import check_parameters
+from clipbook import check_parameters
 
 check_parameters("01_intra_class_contrasting", globals())
 
 # %%
 import matplotlib.pyplot as plt
 
-from clipbook import plots
-from clipbook.book.claims import SUMMARY, ClaimSet
-from clipbook.evaluate import controls
-from clipbook.data.latent import SpuriousWorld
-from clipbook.evaluate.stats import ci_table
+from clipbook import ClaimSet, SUMMARY, TrainConfig, ci_table, controls, plots
+from clipbook.data import SpuriousWorld
 from clipbook.experiments import intra_class
-from clipbook.training.loop import TrainConfig
 
 plots.set_style()
 

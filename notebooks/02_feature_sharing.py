@@ -79,7 +79,7 @@ undecided: list[str] = []  # the claims this run's text reports as undecided
 
 # %% tags=["remove-cell"]
 # The values a run gives (the runner, or plain papermill) checked against the cell above.
-from clipbook.book.runner import check_parameters
+from clipbook import check_parameters
 
 check_parameters("02_feature_sharing", globals())
 
@@ -88,16 +88,11 @@ from dataclasses import replace
 
 import matplotlib.pyplot as plt
 
-from clipbook import plots
-from clipbook.book.claims import SUMMARY, ClaimSet
-from clipbook.evaluate import controls
-from clipbook.data.details import DetailWorld
-from clipbook.data.diversity import DiversityWorld
-from clipbook.evaluate.stats import ci_table
+from clipbook import ClaimSet, SUMMARY, TrainConfig, ci_table, controls, plots
+from clipbook.data import DetailWorld, DiversityWorld
 from clipbook.experiments import feature_sharing as fs
 from clipbook.experiments import feature_sharing_images as fsi
 from clipbook.learners import imagenet_runs
-from clipbook.training.loop import TrainConfig
 
 plots.set_style()
 if real_data:  # missing or malformed real data fail here, before any compute

@@ -54,7 +54,7 @@ undecided: list[str] = ["c", "f"]  # the claims this run's text reports as undec
 
 # %% tags=["remove-cell"]
 # The values a run gives (the runner, or plain papermill) checked against the cell above.
-from clipbook.book.runner import check_parameters
+from clipbook import check_parameters
 
 check_parameters("03_pair_conditioning", globals())
 
@@ -66,13 +66,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from clipbook import plots
-from clipbook.book.claims import SUMMARY, ClaimSet
-from clipbook.evaluate import controls
-from clipbook.data.views import ViewSpec
-from clipbook.evaluate.stats import ci_table
+from clipbook import ClaimSet, SUMMARY, TrainConfig, ci_table, controls, plots
+from clipbook.data import ViewSpec
 from clipbook.experiments import conditioning
-from clipbook.training.loop import TrainConfig
 
 plots.set_style()
 kappa_main = max(kappa_zs)  # the most anisotropic world: figures and claims

@@ -68,7 +68,7 @@ undecided: list[str] = ["c", "f", "h"]  # the claims this run's text reports as 
 
 # %% tags=["remove-cell"]
 # The values a run gives (the runner, or plain papermill) checked against the cell above.
-from clipbook.book.runner import check_parameters
+from clipbook import check_parameters
 
 check_parameters("04_diversity", globals())
 
@@ -77,15 +77,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from clipbook import plots
-from clipbook.book.claims import SUMMARY, ClaimSet
-from clipbook.evaluate import controls
-from clipbook.data.diversity import DiversityWorld, test_sets
-from clipbook.data.render import make_shapes
-from clipbook.evaluate.stats import ci_table, equivalence_power
+from clipbook import ClaimSet, SUMMARY, TrainConfig, ci_table, controls, plots
+from clipbook.data import DiversityWorld, make_shapes, test_sets
+from clipbook.evaluate import equivalence_power
 from clipbook.experiments import diversity, diversity_real
 from clipbook.learners import imagenet_runs
-from clipbook.training.loop import TrainConfig
 
 plots.set_style()
 world = DiversityWorld(n_train=n_train, n_test=n_test)

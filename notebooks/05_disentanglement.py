@@ -56,7 +56,7 @@ undecided: list[str] = ["b", "c", "d", "e", "f", "g", "h"]  # the claims this ru
 
 # %% tags=["remove-cell"]
 # The values a run gives (the runner, or plain papermill) checked against the cell above.
-from clipbook.book.runner import check_parameters
+from clipbook import check_parameters
 
 check_parameters("05_disentanglement", globals())
 
@@ -64,13 +64,9 @@ check_parameters("05_disentanglement", globals())
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from clipbook import plots
-from clipbook.book.claims import SUMMARY, ClaimSet
-from clipbook.evaluate import controls
-from clipbook.data.compositions import CompositionWorld, training_pairs, unseen_compositions
-from clipbook.evaluate.stats import ci_table, mean_ci
+from clipbook import ClaimSet, SUMMARY, TrainConfig, ci_table, controls, mean_ci, plots
+from clipbook.data import CompositionWorld, training_pairs, unseen_compositions
 from clipbook.experiments import disentanglement, disentanglement_real
-from clipbook.training.loop import TrainConfig
 
 plots.set_style()
 world = CompositionWorld(n_train=n_train, n_test=n_test)

@@ -56,7 +56,7 @@ undecided: list[str] = ["g"]  # the claims this run's text reports as undecided
 
 # %% tags=["remove-cell"]
 # The values a run gives (the runner, or plain papermill) checked against the cell above.
-from clipbook.book.runner import check_parameters
+from clipbook import check_parameters
 
 check_parameters("06_imbalance", globals())
 
@@ -66,14 +66,9 @@ from dataclasses import replace
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from clipbook import plots
-from clipbook.book.claims import SUMMARY, ClaimSet
-from clipbook.evaluate import controls
-from clipbook.data.frequencies import loglog_slope
-from clipbook.data.imbalance import ImbalanceWorld
-from clipbook.evaluate.stats import ci_table
+from clipbook import ClaimSet, SUMMARY, TrainConfig, ci_table, controls, plots
+from clipbook.data import ImbalanceWorld, loglog_slope
 from clipbook.experiments import imbalance
-from clipbook.training.loop import TrainConfig
 
 plots.set_style()
 world = ImbalanceWorld(n_adjectives=n_adjectives, n_nouns=n_nouns, alpha=alpha,
@@ -241,7 +236,7 @@ ci_table(trimmed.assign(measure="accuracy on the trimmed classes"), "method", "m
 # %%
 import shlex
 
-from clipbook.training.launcher import open_clip_train_command
+from clipbook.training import open_clip_train_command
 
 print(shlex.join(open_clip_train_command("DATA/imagenet_captions.csv", model="RN50", logs="runs/wen2024",
                                          name="clip-rn50-imagenet-captions", nproc_per_node=8, batch_size=128,

@@ -264,6 +264,15 @@ def test_the_clipbook_imports_of_a_source_with_their_packages():
         "clipbook.experiments.diversity", "clipbook.experiments.intra_class", "clipbook.book"}
 
 
+def test_a_name_a_package_exports_lazily_brings_in_its_module_and_no_other():
+    """``from clipbook.data import SpuriousWorld`` runs data/latent.py (and the package's
+    ``__init__``), not the package's other worlds: their changes rerun no chapter that does not use them."""
+    assert runner._clipbook_imports("from clipbook.data import SpuriousWorld\n") == {
+        "clipbook", "clipbook.data", "clipbook.data.latent"}
+    assert runner._clipbook_imports("from clipbook import ClaimSet, device\n") == {
+        "clipbook", "clipbook.book", "clipbook.book.claims", "clipbook.device"}
+
+
 def test_every_input_of_a_run_is_in_its_cache_key(toy, tmp_path, monkeypatch):
     key = runner.cache_key(toy, {"n": 2})
     assert runner.cache_key(toy, {"n": 2}) == key  # deterministic

@@ -36,3 +36,13 @@ if "MKL_CBWR" not in os.environ and _CPUINFO.exists() and (_branch := _mkl_branc
     os.environ["MKL_CBWR"] = _branch
 
 __version__ = "0.1.0"
+
+from clipbook.exports import lazy_exports  # noqa: E402  (after the environment is set)
+
+__getattr__, __all__ = lazy_exports(__name__, {
+    "ClaimSet": "clipbook.book.claims", "SUMMARY": "clipbook.book.claims", "check_parameters": "clipbook.book.runner",
+    "TrainConfig": "clipbook.training.loop", "ci_table": "clipbook.evaluate.stats", "mean_ci": "clipbook.evaluate.stats",
+    "controls": "clipbook.evaluate.controls", "plots": "clipbook.plots",
+})
+"""What every chapter uses: the claims table, parameter checks, the training configuration, tables
+with intervals, the instruments' controls and the figures."""

@@ -35,6 +35,7 @@ from clipbook.book.figures import add_alt_text
 from clipbook.book.overview import add_overview
 from clipbook.book.claims import RESULTS_ENV
 from clipbook.book.parameters import Parameter, ParameterError, load_parameter_file, parse_parameters
+from clipbook.exports import declared_exports
 from clipbook.book.workspace import (STALE, _atomic_write_text, check_published, clear_stale_runs, input_digest,
                                     resolve_path)
 
@@ -185,11 +186,14 @@ def _module_file(module: str) -> Path | None:
 
 def _clipbook_imports(source: str) -> set[str]:
     """Every ``clipbook`` module an import statement in ``source`` may load (``from a import b``
-    may name a submodule), with the packages that hold them."""
+    may name a submodule, or a name a package exports from one of its modules), with the packages
+    that hold them."""
     modules = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "clipbook":
-            modules |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+            init = _module_file(node.module)
+            exports = declared_exports(init) if init is not None and init.name == "__init__.py" else {}
+            modules |= {node.module} | {exports.get(a.name, f"{node.module}.{a.name}") for a in node.names}
         elif isinstance(node, ast.Import):
             modules |= {alias.name for alias in node.names if alias.name.split(".")[0] == "clipbook"}
     return {".".join(m.split(".")[:i]) for m in modules for i in range(1, m.count(".") + 2)}

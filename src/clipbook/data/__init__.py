@@ -10,3 +10,13 @@
   (ImageNet-style test sets), ``sources`` (what each data set is and where it comes from);
 - ``splits``: the one ``Split`` vocabulary (train, id, ood) every world uses.
 """
+
+from clipbook.exports import lazy_exports  # noqa: E402
+
+__getattr__, __all__ = lazy_exports(__name__, {
+    "SpuriousWorld": "clipbook.data.latent", "DetailWorld": "clipbook.data.details", "ViewSpec": "clipbook.data.views",
+    "DiversityWorld": "clipbook.data.diversity", "test_sets": "clipbook.data.diversity",
+    "CompositionWorld": "clipbook.data.compositions", "training_pairs": "clipbook.data.compositions",
+    "unseen_compositions": "clipbook.data.compositions", "ImbalanceWorld": "clipbook.data.imbalance",
+    "make_shapes": "clipbook.data.render", "loglog_slope": "clipbook.data.frequencies",
+})

@@ -9,3 +9,10 @@
 - ``spectral``: condition number, effective rank, alignment;
 - ``stats``: means with confidence intervals over seeds, paired differences, rank correlations.
 """
+
+from clipbook.exports import lazy_exports  # noqa: E402
+
+__getattr__, __all__ = lazy_exports(__name__, {
+    "ci_table": "clipbook.evaluate.stats", "mean_ci": "clipbook.evaluate.stats",
+    "equivalence_power": "clipbook.evaluate.stats", "controls": "clipbook.evaluate.controls",
+})
