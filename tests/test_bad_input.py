@@ -141,7 +141,7 @@ def _world(**kw):
     return ImbalanceWorld(n_adjectives=10, n_nouns=10, **kw)
 
 
-SETTINGS = dict(n_train=20000, seed=0, vocab_sizes=[10, 50], weightings=["uniform"], data_fraction=0.125,
+SETTINGS = dict(n_train=20000, seed=0, vocab_sizes=[10, 50], weightings=["uniform"], data_fractions=[0.03125, 0.5],
                 trim_tail=20, tail_cap=1, open_adjectives=10)
 
 
@@ -150,7 +150,7 @@ SETTINGS = dict(n_train=20000, seed=0, vocab_sizes=[10, 50], weightings=["unifor
     ({"weightings": ["zipf"]}, "weightings must name"),
     ({"weightings": []}, "weightings must name"),
     ({"trim_tail": 500}, "trim_tail must cut some but not all"),
-    ({"data_fraction": 0.001}, "the data-scale sweep cannot draw its training set"),
+    ({"data_fractions": [0.5, 0.00001]}, "the data-scale sweep cannot draw its training set"),
 ])
 def test_case_5_chapter_6_checks_its_sweeps_up_front(change, message):
     imbalance.check_settings(_world(), **SETTINGS)  # the defaults pass

@@ -188,6 +188,7 @@ def test_chapter_6_rules_use_wen_et_al_s_smallest_gaps():
     assert {k: _bounds(v) for k, v in r.items()} == {
         "accuracy_bias": ("Above", 0.0, 0.11, None), "prediction_bias": ("Above", 0.0, 0.44, None),
         "rho_drop": ("Above", 0.0, 0.1, None), "accuracy_gain": ("Above", 0.0, 0.02, None),
+        "scale_drop": ("Above", 0.0, 0.1, None), "scale_drop_vs_sl": ("Above", 0.0, 0.1, None),
         "matches": ("Above", -0.05, -0.05, 0.0), "below": ("Below", 0.0, -0.05, None)}
 
 
@@ -207,8 +208,9 @@ def _chapter_6_frames(seeds=range(4)):
                       "descriptive": dict(rho_predictions=0.05, accuracy=0.85)}, column="captions")
     trimmed = frame({"CLIP": dict(accuracy=0.6), imbalance.FROZEN: dict(accuracy=0.4),
                      f"{imbalance.FROZEN} + vocabulary 10": dict(accuracy=0.61)})
-    scale = pd.concat([frame({"CLIP": dict(rho_predictions=0.1), "SL": dict(rho_predictions=0.6)}, data="all"),
-                       frame({"CLIP": dict(rho_predictions=0.4), "SL": dict(rho_predictions=0.65)}, data="0.125")])
+    scale = pd.concat([frame({"CLIP": dict(rho_accuracy=0.1), "SL": dict(rho_accuracy=0.6)}, fraction=1.0),
+                       frame({"CLIP": dict(rho_accuracy=0.3), "SL": dict(rho_accuracy=0.65)}, fraction=0.25),
+                       frame({"CLIP": dict(rho_accuracy=0.4), "SL": dict(rho_accuracy=0.65)}, fraction=0.03125)])
     opened = frame({"CLIP": dict(rho_predictions=0.1), "SL": dict(rho_predictions=0.4)})
     return results, large, captions, trimmed, scale, opened, sub
 
@@ -216,15 +218,17 @@ def _chapter_6_frames(seeds=range(4)):
 def test_chapter_6_decisions_read_their_sweeps():
     results, large, captions, trimmed, scale, opened, sub = _chapter_6_frames()
     decided = imbalance.decide(results, large, captions, trimmed, scale, opened, sub,
-                               f"{imbalance.FROZEN} + vocabulary 10", 0.125, OK)
+                               f"{imbalance.FROZEN} + vocabulary 10", OK)
     assert {k: d.verdict for k, d in decided.items()} == {
         "a": "reproduced", "b": "reproduced", "c": "reproduced", "d": "reproduced", "e": "reproduced",
-        "f": "reproduced", "g": "not reproduced", "h": "reproduced"}
+        "f": "reproduced", "g": "not reproduced", "h": "reproduced", "i": "reproduced"}
+    # the smallest data set against all of it (0.4 - 0.1; CLIP's 0.3 minus SL's 0.05), not the middle one
+    assert (round(decided["f"].evidence[0]["mean"], 2), round(decided["i"].evidence[0]["mean"], 2)) == (0.3, 0.25)
     failed = imbalance.decide(results, large, captions, trimmed, scale, opened, sub,
-                              f"{imbalance.FROZEN} + vocabulary 10", 0.125, FAILED)
+                              f"{imbalance.FROZEN} + vocabulary 10", FAILED)
     assert failed["e"].verdict == "reproduced"  # trim-tail reads accuracies only
-    assert {k for k, d in failed.items() if d.verdict == "undecided"} == set("abcdfgh")
-    unrun = imbalance.decide(results, large, captions, trimmed, scale, opened, None, None, 0.125, OK)
+    assert {k for k, d in failed.items() if d.verdict == "undecided"} == set("abcdfghi")
+    unrun = imbalance.decide(results, large, captions, trimmed, scale, opened, None, None, OK)
     assert {unrun[k].why for k in "bce"} == {"not run: no subsampled vocabulary",
                                              "not run: no subsampled vocabulary on the frozen head"}
 
@@ -303,7 +307,7 @@ def _decisions() -> list[str]:
             "3": conditioning.decide(conditioning_stats, switch, 4.0, 2.0, control),
             "4": diversity.decide(effects, coverage, 0.05, 0.4, control),
             "5": disentanglement.decide(results, history, 0.75, runs, every),
-            "6": imbalance.decide(*frames6[:6], frames6[6], f"{imbalance.FROZEN} + vocabulary 10", 0.125, control),
+            "6": imbalance.decide(*frames6[:6], frames6[6], f"{imbalance.FROZEN} + vocabulary 10", control),
         }
         for chapter, decided in chapters.items():
             for claim, d in decided.items():

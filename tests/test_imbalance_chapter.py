@@ -96,17 +96,21 @@ def test_variants_and_weightings():
     assert ex.sampling_weights(counts, "sqrt").tolist() == [[2.0, 1.0]]
 
 
-def test_scale_effect_pairs_by_seed():
+def test_scale_effect_pairs_by_seed_and_reads_the_smallest_data_set_against_all():
     rows = []
     for seed, (clip_all, clip_small, sl_all, sl_small) in enumerate([(0.1, 0.4, 0.5, 0.55), (0.2, 0.4, 0.6, 0.6)]):
-        rows += [{"method": "CLIP", "data": "all", "seed": seed, "rho_predictions": clip_all},
-                 {"method": "CLIP", "data": "0.25", "seed": seed, "rho_predictions": clip_small},
-                 {"method": "SL", "data": "all", "seed": seed, "rho_predictions": sl_all},
-                 {"method": "SL", "data": "0.25", "seed": seed, "rho_predictions": sl_small}]
-    effect = ex.scale_effect(pd.DataFrame(rows), 0.25)
+        rows += [{"method": "CLIP", "fraction": 1.0, "seed": seed, "rho_accuracy": clip_all},
+                 {"method": "CLIP", "fraction": 0.25, "seed": seed, "rho_accuracy": clip_small},
+                 {"method": "CLIP", "fraction": 0.5, "seed": seed, "rho_accuracy": 9.0},  # neither end: not read
+                 {"method": "SL", "fraction": 1.0, "seed": seed, "rho_accuracy": sl_all},
+                 {"method": "SL", "fraction": 0.25, "seed": seed, "rho_accuracy": sl_small},
+                 {"method": "SL", "fraction": 0.5, "seed": seed, "rho_accuracy": -9.0}]
+    effect = ex.scale_effect(pd.DataFrame(rows))
     assert effect["CLIP"].mean == pytest.approx(0.25)  # (0.3 + 0.2) / 2
     assert effect["SL"].mean == pytest.approx(0.025)
     assert effect["difference"].mean == pytest.approx(0.225)  # (0.25 + 0.2) / 2
+    predictions = ex.scale_effect(pd.DataFrame(rows).rename(columns={"rho_accuracy": "rho_predictions"}), "rho_predictions")
+    assert predictions["CLIP"].mean == pytest.approx(0.25)
 
 
 def test_open_world_classes_train_but_leave_the_tested_classes_as_they_were():

@@ -51,7 +51,7 @@ class Variant(NamedTuple):
 
 
 def check_settings(world: ImbalanceWorld, *, n_train: int, seed: int, vocab_sizes: Sequence[int],
-                   weightings: Sequence[str], data_fraction: float, trim_tail: int, tail_cap: int,
+                   weightings: Sequence[str], data_fractions: Sequence[float], trim_tail: int, tail_cap: int,
                    open_adjectives: int) -> None:
     """Refuse, before any training, values that are within their bounds but that one of the
     chapter's sweeps could not run with: every world it builds is built and its counts drawn once."""
@@ -62,7 +62,7 @@ def check_settings(world: ImbalanceWorld, *, n_train: int, seed: int, vocab_size
     if too_big:
         raise ValueError(f"vocab_sizes {too_big} subsample nothing: a vocabulary must hold fewer than the "
                          f"{world.n_classes} classes")
-    worlds = {"the main sweep": (world, n_train), "the data-scale sweep": (world, round(n_train * data_fraction)),
+    worlds = {"the main sweep": (world, n_train), "the data-scale sweep": (world, max(1, round(n_train * min(data_fractions)))),
               "the open-world sweep": (replace(world, open_adjectives=open_adjectives), n_train)}
     for what, (w, n) in worlds.items():
         try:
@@ -171,11 +171,21 @@ def subsampling_effect(small: pd.DataFrame, large: pd.DataFrame, subsampled: str
     return mean_ci((effect(small) - effect(large)).to_numpy())
 
 
-def scale_effect(scale: pd.DataFrame, fraction: float) -> dict[str, Interval]:
-    """Per method, rho of predictions on the ``fraction`` data set minus on all of it (paired by
-    seed), and CLIP's change minus SL's (``difference``); ``scale`` has a ``data`` column."""
-    wide = scale.pivot_table(index=["seed"], columns=["method", "data"], values="rho_predictions")
-    change = {m: wide[m][f"{fraction:g}"] - wide[m]["all"] for m in (CLIP, SL)}
+def scale_sweep(world: ImbalanceWorld, seeds: Sequence[int], fractions: Sequence[float], *, n_train: int,
+                **sweep) -> pd.DataFrame:
+    """CLIP and SL on each ``fraction`` of ``n_train`` pairs (the same long-tailed profile, the same
+    steps), Wen et al.'s data-scale sweep (their Fig. 5b): one row per (method, seed, fraction)."""
+    runs = [Variant(CLIP), Variant(SL)]
+    return pd.concat([run_sweep(world, seeds, runs, n_train=max(1, round(n_train * f)), **sweep).results.assign(fraction=f)
+                      for f in fractions], ignore_index=True)
+
+
+def scale_effect(scale: pd.DataFrame, value: str = "rho_accuracy") -> dict[str, Interval]:
+    """Per method, ``value`` on the smallest data set minus on all of it (``fraction`` 1), paired by
+    seed, and CLIP's change minus SL's (``difference``)."""
+    wide = scale.pivot_table(index="seed", columns=["method", "fraction"], values=value)
+    smallest = scale.fraction.min()
+    change = {m: wide[m][smallest] - wide[m][1.0] for m in (CLIP, SL)}
     return {CLIP: mean_ci(change[CLIP].to_numpy()), SL: mean_ci(change[SL].to_numpy()),
             "difference": mean_ci((change[CLIP] - change[SL]).to_numpy())}
 
@@ -204,6 +214,10 @@ def claim_rules() -> dict:
         "prediction_bias": Above(0.0, round(paper["predictions"], 2), because,
                                  what="CI of rho(SL) - rho(CLIP), predictions"),
         "rho_drop": Above(0.0, RHO_SMALLEST, _RHO, what="CI of the fall in rho of predictions"),
+        "scale_drop": Above(0.0, RHO_SMALLEST, _RHO, what="CI of the fall in rho(frequency, accuracy) from the smallest "
+                                                          "data set to all of it"),
+        "scale_drop_vs_sl": Above(0.0, RHO_SMALLEST, _RHO, what="CI of CLIP's fall in rho(frequency, accuracy) from the "
+                                                                "smallest data set to all of it minus SL's"),
         "accuracy_gain": Above(0.0, 0.02, "two accuracy points", what="CI of the accuracy gain"),
         "matches": Above(-0.05, -0.05, "five points below CLIP, the claim's margin; power at CLIP's level",
                          power_at=0.0, what="CI of trimmed-class accuracy minus CLIP's"),
@@ -214,8 +228,8 @@ def claim_rules() -> dict:
 
 def decide(results: pd.DataFrame, large: pd.DataFrame, captions: pd.DataFrame, trimmed: pd.DataFrame,
            scale: pd.DataFrame, opened: pd.DataFrame, subsampled: str | None, frozen_subsampled: str | None,
-           data_fraction: float, control: Control) -> dict[str, Decision]:
-    """Every claim's decision (a-h) from the chapter's sweeps; the claims on a frequency correlation
+           control: Control) -> dict[str, Decision]:
+    """Every claim's decision (a-i) from the chapter's sweeps; the claims on a frequency correlation
     stand only where its control (:func:`~clipbook.evaluate.controls.frequency_correlation_control`)
     saw a planted bias."""
     r = claim_rules()
@@ -234,9 +248,9 @@ def decide(results: pd.DataFrame, large: pd.DataFrame, captions: pd.DataFrame, t
     out["e"] = (all_of({"frozen head + subsampling": r["matches"].decide(gap(trimmed, "accuracy", frozen_subsampled, CLIP)),
                         "frozen head alone": r["below"].decide(gap(trimmed, "accuracy", FROZEN, CLIP))})
                 if frozen_subsampled else not_run("no subsampled vocabulary on the frozen head"))
-    scaled = scale_effect(scale, data_fraction)
-    out["f"] = all_of({"CLIP": r["rho_drop"].decide(scaled[CLIP], control=control),
-                       "CLIP minus SL": r["rho_drop"].decide(scaled["difference"], control=control)})
+    scaled = scale_effect(scale)
+    out["f"] = r["scale_drop"].decide(scaled[CLIP], control=control)
+    out["i"] = r["scale_drop_vs_sl"].decide(scaled["difference"], control=control)
     concepts = paired_change(results, opened)
     out["g"] = r["rho_drop"].decide(concepts[CLIP], control=control)
     out["h"] = r["rho_drop"].decide(concepts[SL], control=control)
