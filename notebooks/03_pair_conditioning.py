@@ -242,8 +242,8 @@ conditioning.readout_table(sweep.results, kappa_main)
 # %% [markdown]
 # ## Switching the negatives off at the peak
 #
-# That the representation stays ill-conditioned *without* negatives (claim b below) holds almost by
-# construction: with $w < 1$ the loss is unbounded and the ball decides the end. The informative
+# That the representation stays ill-conditioned *without* negatives (claim b below, marked as the
+# book's for this reason) holds almost by construction: with $w < 1$ the loss is unbounded and the ball decides the end. The informative
 # test of stage two is to take CLIP's own run and remove the negatives at the moment they start
 # their work. The switched run is CLIP's run of the sweep (same data, start and batches) until the
 # median step of CLIP's condition-number peak; then it trains on the positive pairs only until
@@ -322,7 +322,8 @@ source = "Ren & Li 2023, abstract and Sec. 1 (two-stage dynamics)"
 claims.add("a", "With negative pairs the condition number first grows while positive pairs align the views, "
            "then falls until the representation is balanced.", source, decided["a"])
 claims.add("b", "Without negative pairs the representation does not balance: its condition number stays huge.",
-           source, decided["b"])
+           "this book: implied by Ren & Li 2023 (negatives balance the representation), but here it rests on the "
+           "chapter's norm ball, which decides where an unbounded loss ends", decided["b"], origin="book")
 claims.add("c", "The final condition number decreases monotonically as the weight of the negatives grows.",
            "this book: a dose-response over neg_weight, extending Ren & Li 2023 (negatives reduce the condition number)",
            decided["c"], origin="book")
@@ -354,7 +355,8 @@ claims.history_table()
 # the weak ones catch up, one after another, until the representation is balanced to within the
 # theory's tolerance (claim a, second half). Positive pairs alone, held to a norm budget, put the
 # whole budget on the strongest direction: the views are just as aligned, but the representation
-# has rank one and its condition number is astronomically larger (claim b).
+# has rank one and its condition number is astronomically larger (claim b, the book's: the norm
+# budget, not the paper, decides where that unbounded loss ends).
 #
 # The switch (claim e) makes stage two causal rather than a correlation in time. Remove the
 # negatives at CLIP's peak and the condition number does not fall at all: it leaps by about six
