@@ -554,13 +554,13 @@ def test_imbalance_subsampling_effect():
 
 
 def test_imbalance_scale_effect():
-    scale = long_frame({(imbalance.CLIP, "all"): dict(rho_predictions=[0.20, 0.30, 0.10]),
-                        (imbalance.CLIP, "0.25"): dict(rho_predictions=[0.50, 0.45, 0.50]),
-                        (imbalance.SL, "all"): dict(rho_predictions=[0.80, 0.70, 0.90]),
-                        (imbalance.SL, "0.25"): dict(rho_predictions=[0.85, 0.80, 0.90])}, ("method", "data"))
-    effect = imbalance.scale_effect(scale, 0.25)
+    scale = long_frame({(imbalance.CLIP, 1.0): dict(rho_accuracy=[0.20, 0.30, 0.10]),
+                        (imbalance.CLIP, 0.25): dict(rho_accuracy=[0.50, 0.45, 0.50]),
+                        (imbalance.SL, 1.0): dict(rho_accuracy=[0.80, 0.70, 0.90]),
+                        (imbalance.SL, 0.25): dict(rho_accuracy=[0.85, 0.80, 0.90])}, ("method", "fraction"))
+    effect = imbalance.scale_effect(scale)
     assert set(effect) == {imbalance.CLIP, imbalance.SL, "difference"}
-    assert_interval(effect[imbalance.CLIP], [0.30, 0.15, 0.40])  # on 0.25 of the data minus on all of it
+    assert_interval(effect[imbalance.CLIP], [0.30, 0.15, 0.40])  # on the smallest data set minus on all of it
     assert_interval(effect[imbalance.SL], [0.05, 0.10, 0.00])
     assert_interval(effect["difference"], [0.25, 0.05, 0.40])  # CLIP's change minus SL's
 
