@@ -14,6 +14,7 @@ from table_check import notebook_problems
 
 from clipbook.book import runner
 from clipbook.book.claims import contradictions
+from clipbook.book.api_pages import api_pages
 from clipbook.book.site import build_site
 
 CHAPTERS = runner.chapters()
@@ -90,7 +91,9 @@ def test_site_pages_show_figures_and_no_errors(site, tmp_path_factory):
     pages = [f"chapters/{c.stem}.html" for c in CHAPTERS]
     shots = tmp_path_factory.mktemp("screenshots")
     for width in (390, 1280):  # a phone and a laptop; the browser reaches nothing but the local server
-        every = inspect_pages(site, pages + ["intro.html", "deciding.html", "results.html", "reproducibility.html"], shots, width)
+        reference = [f"api/{name.removesuffix('.md')}.html" for name in api_pages()]
+        every = inspect_pages(site, pages + ["intro.html", "deciding.html", "results.html", "reproducibility.html",
+                                             *reference], shots, width)
         for page, seen in every.items():
             assert seen["raw_tex"] == 0 and seen["rendered_math"] == seen["math"], (page, width, seen["raw_tex"])
             assert not seen["overflowing_tables"], (page, width, seen["overflowing_tables"])
@@ -105,6 +108,7 @@ def test_site_pages_show_figures_and_no_errors(site, tmp_path_factory):
         assert seen["images"] >= seen["figures"] and not seen["broken_images"], seen["broken_images"]
         assert seen["error_outputs"] == 0 and not seen["stderr_outputs"] and not seen["warning_text"], seen
         assert "What you will see" in seen["text"] and "The figure to look at: Fig." in seen["text"], page
+        assert "From the library" in seen["text"], page  # linked to the library reference
     assert report["results.html"]["text"].index("paper: reproduced") < report["results.html"]["text"].index("Chapter 1:")
     results, repro = report["results.html"]["text"], report["reproducibility.html"]["text"]
     for chapter in CHAPTERS:
@@ -112,3 +116,5 @@ def test_site_pages_show_figures_and_no_errors(site, tmp_path_factory):
     results = results.replace("\u2019", "'")  # Sphinx sets apostrophes typographically
     assert "reproduced" in results and "this book's own claims" in results and "claim of" in results
     assert "torch" in repro and "open_clip" in repro and "run time (s)" in repro
+    rules = report["api/clipbook_evaluate.html"]["text"]  # the reference shows the docstrings, not their source
+    assert "class clipbook.evaluate.rules.Above" in rules and "smallest effect of interest" in rules

@@ -36,3 +36,11 @@ def test_the_overview_goes_after_the_opening_cell(tmp_path):
     cells = nbformat.read(path, as_version=4).cells
     assert [c.cell_type for c in cells] == ["markdown", "markdown", "code"]
     assert cells[1].source.startswith(":::{admonition} What you will see")
+
+
+def test_the_overview_links_the_library_modules_the_chapter_imports(tmp_path):
+    imported = {"clipbook", "clipbook.data", "clipbook.data.latent", "clipbook.plots", "clipbook.book.claims"}
+    text = overview_cell(RECORD, None, tmp_path / "none.yaml", imported).source
+    assert "**From the library**" in text and "{py:mod}`clipbook.data.latent`, {py:mod}`clipbook.plots`." in text
+    assert "clipbook.book" not in text and "{py:mod}`clipbook.data`" not in text  # no machinery, no packages
+    assert "From the library" not in overview_cell(RECORD, None, tmp_path / "none.yaml").source

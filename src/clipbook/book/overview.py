@@ -2,11 +2,14 @@
 
 The runner adds it to every executed notebook, after the chapter's opening cell (the claim),
 from the run's own record: the chapter's key figure (``clipbook.key_figure`` in the source's
-Jupytext header), this run's time and machine, and what the ``paper`` profile is.
+Jupytext header), this run's time and machine, what the ``paper`` profile is, and the library
+modules the chapter uses, linked to the library reference.
 """
 
 from __future__ import annotations
 
+import importlib.util
+from collections.abc import Iterable
 from pathlib import Path
 
 import nbformat
@@ -26,8 +29,16 @@ def profile_summary(path: Path) -> str:
     return first_sentence(" ".join(lines)) if lines else ""
 
 
-def overview_cell(record: dict, key_figure: str | None, paper_profile: Path) -> nbformat.NotebookNode:
-    """A tip box: the key figure, the run time and machine of this run, and the ``paper`` profile."""
+def library_modules(imported: Iterable[str]) -> list[str]:
+    """The library modules among a chapter's imports: no packages, and not the book's machinery."""
+    return sorted(m for m in imported if not m.startswith("clipbook.book")
+                  and importlib.util.find_spec(m).submodule_search_locations is None)
+
+
+def overview_cell(record: dict, key_figure: str | None, paper_profile: Path,
+                  imported: Iterable[str] = ()) -> nbformat.NotebookNode:
+    """A tip box: the key figure, the run time and machine of this run, the ``paper`` profile, and
+    the library modules the chapter imports (``imported``), each linked to its reference."""
     run, env = record["run"], record.get("environment", {})
     device = env.get("device", "cpu")
     machine = (f"a CPU with {env.get('cpu_threads', '?')} threads" if device == "cpu" else device)
@@ -41,12 +52,17 @@ def overview_cell(record: dict, key_figure: str | None, paper_profile: Path) -> 
     if summary:
         lines.append(f"- **The `paper` profile** (`python -m clipbook run {run['chapter']} --profile paper`): "
                      f"{summary} It has not been run for this website.")
+    modules = library_modules(imported)
+    if modules:
+        lines.append("- **From the library** (the code behind every number here): "
+                     + ", ".join(f"{{py:mod}}`{m}`" for m in modules) + ".")
     lines.append(":::")
     return nbformat.v4.new_markdown_cell("\n".join(lines))
 
 
-def add_overview(path: Path, record: dict, key_figure: str | None, paper_profile: Path) -> None:
+def add_overview(path: Path, record: dict, key_figure: str | None, paper_profile: Path,
+                 imported: Iterable[str] = ()) -> None:
     """Insert the overview after the notebook's first cell (its title and claim), in place."""
     notebook = nbformat.read(path, as_version=4)
-    notebook.cells.insert(1, overview_cell(record, key_figure, paper_profile))
+    notebook.cells.insert(1, overview_cell(record, key_figure, paper_profile, imported))
     nbformat.write(notebook, path)

@@ -331,7 +331,7 @@ def run(chapter: Chapter, overrides: dict[str, Any] | None = None, *, profile: s
             "cache_key": cache_key(chapter, parameters),
         }
         add_overview(work / "executed.ipynb", record, chapter.notebook.metadata.get("clipbook", {}).get("key_figure"),
-                     chapter.profile_path("paper"))
+                     chapter.profile_path("paper"), _clipbook_imports(chapter.source.read_text()))
         # the old record goes first, so that it never vouches for the new notebook
         results_path(output).unlink(missing_ok=True)
         os.replace(work / "executed.ipynb", output)  # same folder: atomic

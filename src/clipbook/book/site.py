@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from clipbook.book.api_pages import api_pages
 from clipbook.book.claims import ORIGIN_LABELS
 from clipbook.book.runner import BOOK, CHAPTERS_OUT, ROOT, chapters, read_record
 
@@ -140,6 +141,10 @@ def write_generated_pages() -> None:
     records = _records()
     (BOOK / "results.md").write_text(results_page(records))
     (BOOK / "reproducibility.md").write_text(reproducibility_page(records))
+    shutil.rmtree(BOOK / "api", ignore_errors=True)  # a page of a package that is gone goes too
+    (BOOK / "api").mkdir()
+    for name, text in api_pages().items():
+        (BOOK / "api" / name).write_text(text)
 
 
 class SiteBuildFailed(RuntimeError):
