@@ -24,7 +24,7 @@ chromium:
 	  else echo "Install Chromium first: sudo apt-get install chromium" >&2; exit 1; fi; }
 
 book: setup
-	$(BIN)/python -m clipbook book
+	$(BIN)/python -m clipbook book $(if $(SEED_SETS),--seed-sets $(SEED_SETS))
 
 # LaTeX for the PDF (Debian packages, about 190 MB; root installs them, else say how).
 TEX_PACKAGES := texlive-latex-extra texlive-fonts-recommended texlive-xetex latexmk

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from clipbook.book import runner
 from clipbook.book.parameters import parse_pairs
+from clipbook.book.seed_sets import check_count, run_seed_sets
 
 
 def cmd_list(args) -> int:
@@ -41,6 +42,13 @@ def _report(chapter: runner.Chapter, out: Path) -> None:
 
 def cmd_run(args) -> int:
     chapter = runner.find_chapter(args.chapter)
+    if args.seed_sets:
+        if args.parameter or args.profile or args.file or args.output:
+            raise runner.ParameterError("--seed-sets reruns the default parameters at other first seeds; it takes "
+                                        "no -p, -f, --profile or -o")
+        for out in run_seed_sets(chapter, args.seed_sets, force=args.force):
+            _report(chapter, out)
+        return 0
     out = runner.run(chapter, parse_pairs(args.parameter, chapter.parameters), profile=args.profile,
                      files=[Path(f) for f in args.file], output=args.output, force=args.force)
     _report(chapter, out)
@@ -50,10 +58,14 @@ def cmd_run(args) -> int:
 def cmd_book(args) -> int:
     from clipbook.book.site import SiteBuildFailed, build_pdf, build_site
 
+    if args.seed_sets:
+        check_count(args.seed_sets)
     failures = []
     for chapter in runner.chapters():
         try:
             _report(chapter, runner.run(chapter, force=args.force))
+            for out in run_seed_sets(chapter, args.seed_sets, force=args.force) if args.seed_sets else []:
+                _report(chapter, out)
         except runner.RunFailed as err:
             failures.append(str(err))
             print(f"FAILED {err}", file=sys.stderr)
@@ -109,10 +121,14 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("-f", "--file", action="append", default=[], help="YAML file of parameters")
     run.add_argument("-o", "--output", type=Path, help="executed notebook path")
     run.add_argument("--force", action="store_true", help="run even if an up-to-date result exists")
+    run.add_argument("--seed-sets", type=int, metavar="N", help="instead, the default run at first_seed 0, 1000, "
+                     "2000 (the first N), each recorded in runs/ for the Results page")
     run.set_defaults(func=cmd_run)
     book = sub.add_parser("book", help="run changed chapters at their default profile, then build the site")
     book.add_argument("--force", action="store_true", help="rerun every chapter")
     book.add_argument("--no-build", action="store_true", help="only run the chapters")
+    book.add_argument("--seed-sets", type=int, metavar="N", help="also run every chapter at N other seed sets "
+                      "(first_seed 0, 1000, 2000), shown per claim on the Results page")
     book.add_argument("--pdf", action="store_true", help="also build the PDF (needs LaTeX: make pdf installs it)")
     book.set_defaults(func=cmd_book)
     bench = sub.add_parser("bench", help="performance figures as JSON")

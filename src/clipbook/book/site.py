@@ -13,6 +13,7 @@ import pandas as pd
 from clipbook.book.api_pages import api_pages
 from clipbook.book.claims import ORIGIN_LABELS
 from clipbook.book.runner import BOOK, CHAPTERS_OUT, ROOT, chapters, read_record
+from clipbook.book.seed_sets import across_seed_sets, seed_set_records
 
 
 def _records() -> list[dict]:
@@ -20,7 +21,7 @@ def _records() -> list[dict]:
     for chapter in chapters():
         record = read_record(CHAPTERS_OUT / f"{chapter.stem}.ipynb")
         if record is not None:
-            out.append(record | {"stem": chapter.stem, "number": chapter.number})
+            out.append(record | {"stem": chapter.stem, "number": chapter.number, "seed_sets": seed_set_records(chapter)})
     return out
 
 
@@ -55,11 +56,14 @@ def summary_table(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["chapter", *SUMMARY_HEADERS.values()])
 
 
-def _details(claim: dict) -> str:
-    """A claim's source, rule, measurement and diagnosis: one list item, which wraps on any screen."""
+def _details(claim: dict, seed_sets: dict[int, dict]) -> str:
+    """A claim's source, rule, measurement, diagnosis and verdicts at other seed sets: one list
+    item, which wraps on any screen."""
     why = f" *Why:* {claim['diagnosis']}" if claim.get("diagnosis") else ""
+    elsewhere = across_seed_sets(claim["id"], seed_sets)
+    elsewhere = f" *Other seed sets:* {elsewhere}." if elsewhere else ""
     return (f"- **{claim['id']}.** *Source:* {claim['source']}. *Rule:* {claim['test']}. "
-            f"*Measured:* {claim['measured'] or 'nothing (not run)'}.{why}")
+            f"*Measured:* {claim['measured'] or 'nothing (not run)'}.{why}{elsewhere}")
 
 
 def _power(claim: dict) -> str:
@@ -96,12 +100,14 @@ def results_page(records: list[dict]) -> str:
                  "source, rule, measurement and, where it has one, diagnosis.\n")
     for r in records:
         parts.append(f"## Chapter {r['number']}: {r['run']['title']}\n")
+        also = ", ".join(map(str, r.get("seed_sets", {})))
+        also = f" Also run at first_seed {also}: each claim's verdicts there are listed beneath the table." if also else ""
         parts.append(f"Source: [the chapter](chapters/{r['stem']}.ipynb), run at the "
-                     f"`{r['run']['profile']}` profile.\n")
+                     f"`{r['run']['profile']}` profile.{also}\n")
         frame = pd.DataFrame([{"claim": f"**{c['id']}.** {c['statement']}", "claim of": ORIGIN_LABELS[c["origin"]],
                                "verdict": f"**{_label(c)}**", "power": _power(c)} for c in r["claims"]])
         parts.append(_md_table(frame) + "\n")
-        parts.append("\n".join(_details(c) for c in r["claims"]) + "\n")
+        parts.append("\n".join(_details(c, r.get("seed_sets", {})) for c in r["claims"]) + "\n")
     changes = [{"chapter": r["number"], "claim": c["id"], **change} for r in records for c in r["claims"]
                for change in c.get("history", [])]
     parts.append("## Rules changed after a result was seen\n")

@@ -1,0 +1,59 @@
+"""Verdicts across seed sets: the default run repeated at first_seed 0, 1000 and 2000, shown per claim."""
+
+import json
+
+import pytest
+
+from clipbook.book import cli, runner, seed_sets, site
+
+
+def _record(verdicts: dict[str, str]) -> dict:
+    return {"claims": [{"id": k, "verdict": v} for k, v in verdicts.items()]}
+
+
+def test_a_claim_s_verdicts_are_counted_over_the_seed_sets_that_have_a_record():
+    records = {0: _record({"a": "reproduced", "b": "undecided"}), 1000: _record({"a": "undecided"}),
+               2000: _record({"a": "reproduced", "b": "reproduced"})}
+    assert seed_sets.across_seed_sets("a", records) == (
+        "reproduced at 2 of 3 seed sets (first_seed 0: reproduced; 1000: undecided; 2000: reproduced)")
+    assert seed_sets.across_seed_sets("b", records).startswith("reproduced at 1 of 3")
+    assert "1000: not stated" in seed_sets.across_seed_sets("b", records)  # a claim a run did not state
+    assert seed_sets.across_seed_sets("a", {}) == ""
+
+
+def test_only_current_seed_set_runs_count(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "RUNS_OUT", tmp_path)
+    chapter = runner.find_chapter("6")
+    for s in seed_sets.SEED_SETS:
+        out = seed_sets.seed_set_output(chapter, s)
+        assert out.parent == tmp_path and out.name == f"06_imbalance.seeds-{s}.ipynb"
+        out.write_text("{}")
+        runner.results_path(out).write_text(json.dumps(_record({"a": "reproduced"}) | {"run": {"cache_key": "old"}}))
+    monkeypatch.setattr(runner, "is_current", lambda chapter, output, parameters: parameters == {"first_seed": 1000})
+    assert list(seed_sets.seed_set_records(chapter)) == [1000]  # runs of older code are never shown
+
+
+def test_seed_sets_run_the_default_at_other_first_seeds(monkeypatch):
+    calls = []
+    monkeypatch.setattr(runner, "run", lambda chapter, overrides, **kw: calls.append((overrides, kw["output"].name)))
+    seed_sets.run_seed_sets(runner.find_chapter("1"), 2)
+    assert calls == [({"first_seed": 0}, "01_intra_class_contrasting.seeds-0.ipynb"),
+                     ({"first_seed": 1000}, "01_intra_class_contrasting.seeds-1000.ipynb")]
+
+
+@pytest.mark.parametrize("argv", [["run", "1", "--seed-sets", "4"], ["run", "1", "--seed-sets", "2", "-p", "n_seeds", "3"],
+                                  ["book", "--seed-sets", "9"]])
+def test_a_seed_set_request_the_book_cannot_honour_is_refused_before_anything_runs(argv, monkeypatch, capsys):
+    monkeypatch.setattr(runner, "run", lambda *a, **k: pytest.fail("nothing may run"))
+    assert cli.main(argv) == 2 and "--seed-sets" in capsys.readouterr().err
+
+
+def test_the_results_page_lists_each_claim_s_verdicts_at_other_seed_sets():
+    claim = {"id": "a", "statement": "s", "origin": "paper", "verdict": "reproduced", "source": "src", "test": "t",
+             "measured": "m", "power": 0.9}
+    record = {"claims": [claim], "run": {"title": "T", "profile": "default"}, "stem": "01_x", "number": 1,
+              "seed_sets": {0: _record({"a": "undecided"}), 1000: _record({"a": "reproduced"})}}
+    page = site.results_page([record])
+    assert "Also run at first_seed 0, 1000" in page
+    assert "*Other seed sets:* reproduced at 1 of 2 seed sets (first_seed 0: undecided; 1000: reproduced)." in page
+    assert "Other seed sets" not in site.results_page([record | {"seed_sets": {}}])
