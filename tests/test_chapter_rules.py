@@ -217,18 +217,18 @@ def _chapter_6_frames(seeds=range(4)):
 
 def test_chapter_6_decisions_read_their_sweeps():
     results, large, captions, trimmed, scale, opened, sub = _chapter_6_frames()
-    decided = imbalance.decide(results, large, captions, trimmed, scale, opened, sub,
+    decided = imbalance.decide(results, large, captions, trimmed, scale, results, opened, sub,
                                f"{imbalance.FROZEN} + vocabulary 10", OK)
     assert {k: d.verdict for k, d in decided.items()} == {
         "a": "reproduced", "b": "reproduced", "c": "reproduced", "d": "reproduced", "e": "reproduced",
         "f": "reproduced", "g": "not reproduced", "h": "reproduced", "i": "reproduced"}
     # the smallest data set against all of it (0.4 - 0.1; CLIP's 0.3 minus SL's 0.05), not the middle one
     assert (round(decided["f"].evidence[0]["mean"], 2), round(decided["i"].evidence[0]["mean"], 2)) == (0.3, 0.25)
-    failed = imbalance.decide(results, large, captions, trimmed, scale, opened, sub,
+    failed = imbalance.decide(results, large, captions, trimmed, scale, results, opened, sub,
                               f"{imbalance.FROZEN} + vocabulary 10", FAILED)
     assert failed["e"].verdict == "reproduced"  # trim-tail reads accuracies only
     assert {k for k, d in failed.items() if d.verdict == "undecided"} == set("abcdfghi")
-    unrun = imbalance.decide(results, large, captions, trimmed, scale, opened, None, None, OK)
+    unrun = imbalance.decide(results, large, captions, trimmed, scale, results, opened, None, None, OK)
     assert {unrun[k].why for k in "bce"} == {"not run: no subsampled vocabulary",
                                              "not run: no subsampled vocabulary on the frozen head"}
 
@@ -307,7 +307,7 @@ def _decisions() -> list[str]:
             "3": conditioning.decide(conditioning_stats, switch, 4.0, 2.0, control),
             "4": diversity.decide(effects, coverage, 0.05, 0.4, control),
             "5": disentanglement.decide(results, history, 0.75, runs, every),
-            "6": imbalance.decide(*frames6[:6], frames6[6], f"{imbalance.FROZEN} + vocabulary 10", control),
+            "6": imbalance.decide(*frames6[:5], frames6[0], *frames6[5:7], f"{imbalance.FROZEN} + vocabulary 10", control),
         }
         for chapter, decided in chapters.items():
             for claim, d in decided.items():

@@ -176,3 +176,18 @@ def test_the_tail_breaks_ties_in_class_order():
     predicted = [k if 40 <= k < 50 else (k + 1) % 120 for k in range(120)]
     (row,) = ex.scores(_one_hot_logits(predicted, 120), torch.arange(120)[None], counts, tail_share=10 / 120)
     assert row["tail_accuracy"] == 1.0 and row["accuracy"] == pytest.approx(10 / 120)
+
+
+@pytest.mark.parametrize("profile", [None, "smoke", "paper"])
+def test_every_profile_of_the_chapter_passes_its_up_front_checks(profile):
+    """The paper profile once asked for an open world larger than its frequency file (1,250 of
+    LAIONet's 1,000 classes) and would have stopped before training: a profile is checked here."""
+    from clipbook.book import runner
+
+    chapter = runner.find_chapter("6")
+    p = {name: param.default for name, param in chapter.parameters.items()} | chapter.resolve(profile=profile)
+    world = ImbalanceWorld(n_adjectives=p["n_adjectives"], n_nouns=p["n_nouns"], alpha=p["alpha"],
+                           profile=p["frequency_file"] or "power_law")
+    ex.check_settings(world, n_train=p["n_train"], seed=p["first_seed"], vocab_sizes=p["vocab_sizes"],
+                      weightings=p["weightings"], data_fractions=p["data_fractions"], trim_tail=p["trim_tail"],
+                      tail_cap=p["tail_cap"], open_adjectives=p["open_adjectives"])

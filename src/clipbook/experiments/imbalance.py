@@ -227,8 +227,8 @@ def claim_rules() -> dict:
 
 
 def decide(results: pd.DataFrame, large: pd.DataFrame, captions: pd.DataFrame, trimmed: pd.DataFrame,
-           scale: pd.DataFrame, opened: pd.DataFrame, subsampled: str | None, frozen_subsampled: str | None,
-           control: Control) -> dict[str, Decision]:
+           scale: pd.DataFrame, closed: pd.DataFrame, opened: pd.DataFrame, subsampled: str | None,
+           frozen_subsampled: str | None, control: Control) -> dict[str, Decision]:
     """Every claim's decision (a-i) from the chapter's sweeps; the claims on a frequency correlation
     stand only where its control (:func:`~clipbook.evaluate.controls.frequency_correlation_control`)
     saw a planted bias."""
@@ -251,7 +251,7 @@ def decide(results: pd.DataFrame, large: pd.DataFrame, captions: pd.DataFrame, t
     scaled = scale_effect(scale)
     out["f"] = r["scale_drop"].decide(scaled[CLIP], control=control)
     out["i"] = r["scale_drop_vs_sl"].decide(scaled["difference"], control=control)
-    concepts = paired_change(results, opened)
+    concepts = paired_change(closed, opened)
     out["g"] = r["rho_drop"].decide(concepts[CLIP], control=control)
     out["h"] = r["rho_drop"].decide(concepts[SL], control=control)
     return out
