@@ -153,7 +153,10 @@ def _readings() -> list[str]:
                              controls.line_gap_control(_lines(3), 0.03, 0.55, n_boot=50),
                              controls.frequency_correlation_control(np.geomspace(500, 2, 40), per_class=20, seed=4),
                              controls.frequency_correlation_control([10, 1], per_class=30),
-                             controls.effective_rank_control(rankme, 6, n=200, seed=5), *found.values())] + \
+                             controls.effective_rank_control(rankme, 6, n=200, seed=5), *found.values(),
+                             # the defaults a chapter relies on: draws, sizes and seeds
+                             controls.frequency_correlation_control(np.geomspace(500, 2, 40)),
+                             controls.effective_rank_control(rankme, 6), controls.line_gap_control(_lines(3), 0.03, 0.55))] + \
         [table.round(6).to_csv(), default_seed.round(6).to_csv(), np.array2string(codes, precision=6)]
 
 

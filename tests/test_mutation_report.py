@@ -41,3 +41,17 @@ def test_scope_and_modules_read_from_mutant_names():
     assert mutation.in_scope("clipbook.evaluate.stats.x_mean_ci__mutmut_3")
     assert not mutation.in_scope("clipbook.training.loop.x_train__mutmut_1")
     assert mutation.module_of("clipbook.evaluate.stats.x_mean_ci__mutmut_3") == "clipbook.evaluate.stats"
+
+
+def test_equivalence_arguments_are_one_per_line_and_every_line_has_one(tmp_path):
+    path = tmp_path / "survivors.txt"
+    path.write_text("# a comment\n\na.x_f__mutmut_1: the default equals the value passed\n")
+    assert mutation.arguments(path) == {"a.x_f__mutmut_1": "the default equals the value passed"}
+    path.write_text("a.x_f__mutmut_1:\n")
+    try:
+        mutation.arguments(path)
+    except ValueError as err:
+        assert "a line is `NAME: argument`" in str(err)
+    else:
+        raise AssertionError("an empty argument was accepted")
+    assert all(name.startswith("clipbook.") for name in mutation.arguments())  # the book's own file reads

@@ -423,3 +423,42 @@ def test_the_seeds_to_decide_are_the_first_whose_interval_is_narrower_than_the_d
     assert half(n) < 0.05 <= half(n - 1)
     hopeless = RULE.decide(Interval(0.025, -10.0, 10.05, 5))
     assert hopeless.why == "the interval reaches 0 and 0.05: no feasible number of seeds decides it at this mean"
+
+
+def test_an_interval_that_cannot_decide_says_exactly_why():
+    assert RULE.decide(Interval(0.5, 0.4, 0.6, 1)).why == "fewer than two values"
+    assert RULE.decide(Interval(0.5, 0.6, 0.7, 3)).why == "the interval does not contain its estimate"
+
+
+def test_a_statistic_that_is_no_interval_is_kept_as_its_value():
+    decided = RULE.decide(0.3, name="a bare number")
+    assert decided.verdict == UNDECIDED and decided.evidence[0]["name"] == "a bare number"
+    assert decided.evidence[0]["value"] == 0.3
+
+
+def test_a_verdict_outside_the_three_is_refused_by_name():
+    with pytest.raises(ValueError, match="verdict must be one of"):
+        Decision("probably", "a rule", "probably")
+
+
+def test_power_is_not_a_number_for_an_interval_with_missing_values():
+    assert math.isnan(RULE.power(Interval(0.06, 0.01, 0.11, 4, missing=1)))
+
+
+def test_an_equivalence_without_spread_still_hears_a_failed_control():
+    failed = Control("a planted effect", False, "not seen")
+    decided = Within(0.05, "stated").decide(mean_ci([0.01, 0.01, 0.01], 0.90), control=failed)
+    assert decided.verdict == UNDECIDED and decided.why.startswith("instrument:")
+
+
+def test_seeds_to_decide_uses_n_minus_one_degrees_of_freedom_and_its_own_limit():
+    x = mean_ci([0.0, 0.1, 0.2, 0.3])
+    sd = standard_error(x) * math.sqrt(x.n)
+    expected = next(n for n in range(2, 1000) if stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n) < 0.1)
+    assert seeds_to_decide(x, 0.1) == expected == 9  # with n - 2 degrees of freedom it would be 10
+    assert seeds_to_decide(x, 0.1, limit=expected - 1) is None
+
+
+def test_the_sign_test_reads_both_tails_at_the_rule_s_confidence():
+    assert sign_test_decides(Interval(1.0, 1.0, 1.0, 8, confidence=0.99))  # 0.5^8 = 0.0039 < 0.005
+    assert not sign_test_decides(Interval(1.0, 1.0, 1.0, 7, confidence=0.99))  # 0.0078
