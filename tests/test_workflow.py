@@ -29,7 +29,7 @@ def test_the_workflow_builds_with_the_readme_command_and_deploys_the_site():
     workflow = yaml.safe_load(WORKFLOW.read_text())
     assert workflow[True]["push"]["branches"] == ["main"]  # YAML 1.1 reads the key `on` as True
     steps = workflow["jobs"]["build"]["steps"]
-    assert any(s.get("run") == "make book" for s in steps)
+    assert any(s.get("run") == "make book SEED_SETS=3" for s in steps)  # the README's command, and the seed sets
     assert any(s.get("uses", "").startswith("actions/upload-pages-artifact") and s["with"]["path"] == "_build/html"
                for s in steps)
     assert any(s.get("uses", "").startswith("actions/deploy-pages") for s in workflow["jobs"]["deploy"]["steps"])
