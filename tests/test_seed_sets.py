@@ -29,8 +29,20 @@ def test_only_current_seed_set_runs_count(tmp_path, monkeypatch):
         assert out.parent == tmp_path and out.name == f"06_imbalance.seeds-{s}.ipynb"
         out.write_text("{}")
         runner.results_path(out).write_text(json.dumps(_record({"a": "reproduced"}) | {"run": {"cache_key": "old"}}))
-    monkeypatch.setattr(runner, "is_current", lambda chapter, output, parameters: parameters == {"first_seed": 1000})
+    seen = []
+    monkeypatch.setattr(runner, "is_current", lambda chapter, output, parameters: seen.append(parameters)
+                        or parameters["first_seed"] == 1000)
     assert list(seed_sets.seed_set_records(chapter)) == [1000]  # runs of older code are never shown
+    assert seen[1] == chapter.resolve({"first_seed": 1000})  # the parameters the run itself was keyed with
+
+
+def test_a_seed_set_run_is_recognised_as_current_by_the_key_it_was_run_with(tmp_path, monkeypatch):
+    """The runner keys a run by its resolved parameters (enforce_claims off for every run but the
+    default): a seed set checked against the bare override was never current."""
+    chapter = runner.find_chapter("6")
+    parameters = chapter.resolve({"first_seed": 0})
+    assert parameters == {"first_seed": 0, "enforce_claims": False}
+    assert runner.cache_key(chapter, parameters) != runner.cache_key(chapter, {"first_seed": 0})
 
 
 def test_seed_sets_run_the_default_at_other_first_seeds(monkeypatch):

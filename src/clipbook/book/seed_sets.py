@@ -37,7 +37,7 @@ def seed_set_records(chapter: runner.Chapter) -> dict[int, dict]:
     """The record of every seed set run with the chapter's current code and parameters, by first
     seed; a stale run (older code) is left out, never shown as this chapter's."""
     return {s: runner.read_record(seed_set_output(chapter, s)) for s in SEED_SETS
-            if runner.is_current(chapter, seed_set_output(chapter, s), {"first_seed": s})}
+            if runner.is_current(chapter, seed_set_output(chapter, s), chapter.resolve({"first_seed": s}))}
 
 
 def across_seed_sets(claim_id: str, records: dict[int, dict]) -> str:
