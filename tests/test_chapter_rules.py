@@ -204,8 +204,9 @@ def _chapter_6_frames(seeds=range(4)):
                      "SL": dict(rho_accuracy=0.5, rho_predictions=0.6, accuracy=0.9),
                      sub: dict(rho_accuracy=0.4, rho_predictions=0.3, accuracy=0.89)})
     large = frame({"SL": dict(rho_predictions=0.5), sub: dict(rho_predictions=0.49)})
-    captions = frame({"class names": dict(rho_predictions=0.2, accuracy=0.8),
-                      "descriptive": dict(rho_predictions=0.05, accuracy=0.85)}, column="captions")
+    captions = frame({imbalance.NAMES: dict(rho_predictions=0.2, accuracy=0.8),
+                      imbalance.INFORMATIVE: dict(rho_predictions=0.05, accuracy=0.85),
+                      imbalance.NUISANCE: dict(rho_predictions=0.3, accuracy=0.7)}, column="captions")
     trimmed = frame({"CLIP": dict(accuracy=0.6), imbalance.FROZEN: dict(accuracy=0.4),
                      f"{imbalance.FROZEN} + vocabulary 10": dict(accuracy=0.61)})
     scale = pd.concat([frame({"CLIP": dict(rho_accuracy=0.1), "SL": dict(rho_accuracy=0.6)}, fraction=1.0),

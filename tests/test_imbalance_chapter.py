@@ -1,5 +1,7 @@
 """Chapter 6's world, vocabulary subsampling, and claim statistics on constructed cases."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -191,3 +193,20 @@ def test_every_profile_of_the_chapter_passes_its_up_front_checks(profile):
     ex.check_settings(world, n_train=p["n_train"], seed=p["first_seed"], vocab_sizes=p["vocab_sizes"],
                       weightings=p["weightings"], data_fractions=p["data_fractions"], trim_tail=p["trim_tail"],
                       tail_cap=p["tail_cap"], open_adjectives=p["open_adjectives"])
+
+
+def test_informative_captions_name_the_class_s_shared_attribute_on_the_same_images():
+    base = ImbalanceWorld(n_adjectives=3, n_nouns=4, n_attributes=3)
+    named = replace(base, attribute_described=1.0)
+    plain, described = sample(base, 7, "train", 400), sample(named, 7, "train", 400)
+    assert torch.equal(plain.x, described.x) and torch.equal(plain.y, described.y)  # captions differ, images do not
+    first = base.n_adjectives + base.n_nouns
+    words = described.t[0, :, first:first + base.n_attributes]
+    assert torch.all(words.sum(1) == 1) and plain.t[0, :, first:first + base.n_attributes].sum() == 0
+    attribute_of = {}  # one attribute per class, several classes per attribute
+    for label, word in zip(described.y[0].tolist(), words.argmax(1).tolist()):
+        assert attribute_of.setdefault(label, word) == word
+    assert len(set(attribute_of.values())) < len(attribute_of)
+    assert torch.equal(named.class_names()[:, first:], torch.zeros(12, named.text_dim - first))  # prompts: names only
+    with pytest.raises(ValueError, match="n_attributes"):
+        ImbalanceWorld(attribute_described=0.5)

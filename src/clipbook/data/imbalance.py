@@ -5,8 +5,11 @@ CLIP's predictions follow class frequency so much less. Here each of ``n_adjecti
 classes is named by two words ("adjective noun"), as many ImageNet class names share words; the
 class's latent mean is the sum of its words' latent vectors plus a class-specific part, so classes
 that share a word look alike. Images are a random isometric embedding of the latent (plus
-nuisance dimensions and noise); captions are bags of words: the class's two words, and with
-``descriptive`` captions words that describe the image's own variation.
+nuisance dimensions and noise); captions are bags of words: the class's two words, with
+``descriptive`` captions words that describe the image's own variation (nuisance details that say
+nothing about the class), and with ``n_attributes`` each class has one of that many visual
+attributes, shared by several classes, whose word a caption names with probability
+``attribute_described`` (a description that carries information about the class).
 
 Training counts per class follow a profile (:func:`clipbook.data.frequencies.class_counts`: a
 power law, or a real ``classname<TAB>count`` file mapped onto the classes by rank), with head
@@ -50,6 +53,9 @@ class ImbalanceWorld:
     trim_tail: int = 0  # the rarest classes cut to `tail_cap` training examples (Wen et al.'s trim-tail)
     tail_cap: int = 1
     open_adjectives: int = 0  # adjectives of the open-world classes: trained on, never tested
+    n_attributes: int = 0  # visual attributes, one per class and shared by several: words a description can name
+    attribute_weight: float = 0.5  # weight of a class's attribute in its latent mean
+    attribute_described: float = 0.0  # probability that a caption names its class's attribute
 
     def __post_init__(self):
         if self.n_adjectives < 1 or self.n_nouns < 1 or self.n_classes < 2:
@@ -58,8 +64,11 @@ class ImbalanceWorld:
             raise ValueError(f"open_adjectives must be >= 0, got {self.open_adjectives}")
         if not 0 <= self.trim_tail < self.n_trained_classes or self.tail_cap < 0:
             raise ValueError("trim_tail must leave some classes untrimmed and tail_cap must be >= 0")
-        if not 0 <= self.descriptive <= 1:
-            raise ValueError(f"descriptive must be a probability, got {self.descriptive}")
+        if not 0 <= self.descriptive <= 1 or not 0 <= self.attribute_described <= 1:
+            raise ValueError(f"descriptive and attribute_described must be probabilities, got {self.descriptive} "
+                             f"and {self.attribute_described}")
+        if self.n_attributes < 0 or (self.attribute_described and not self.n_attributes):
+            raise ValueError("captions can name attributes only in a world with n_attributes >= 1")
         if self.image_dim < self.latent_dim + self.n_noise:
             raise ValueError("image_dim must hold latent_dim + n_noise")
 
@@ -75,8 +84,8 @@ class ImbalanceWorld:
 
     @property
     def text_dim(self) -> int:
-        """Bag-of-words size: adjectives (tested, then open-world), nouns, detail words."""
-        return self.n_adjectives + self.open_adjectives + self.n_nouns + self.n_details
+        """Bag-of-words size: adjectives (tested, then open-world), nouns, attribute words, detail words."""
+        return self.n_adjectives + self.open_adjectives + self.n_nouns + self.n_attributes + self.n_details
 
     def class_words(self) -> torch.Tensor:
         """``[K, 2]`` word indices (adjective, noun) of every trained class, in the text vocabulary."""
@@ -122,8 +131,14 @@ def _geometry(world: ImbalanceWorld, seed: int) -> dict[str, torch.Tensor]:
         specific = torch.cat([specific, extra])
     k = torch.arange(world.n_trained_classes)
     means = (adjectives[k // world.n_nouns] + nouns[k % world.n_nouns]) / math.sqrt(2) + world.specific * specific
+    attribute = torch.zeros(world.n_trained_classes, dtype=torch.long)
+    if world.n_attributes:  # a stream of its own: a world without attributes is drawn as it always was
+        g_attr = torch.Generator().manual_seed(int(rng_stream(seed, "geometry", "attributes").integers(2**62)))
+        vectors = torch.randn(world.n_attributes, d, generator=g_attr) / math.sqrt(d)
+        attribute = torch.randint(world.n_attributes, (world.n_trained_classes,), generator=g_attr)
+        means = means + world.attribute_weight * vectors[attribute]
     return {"means": 2.0 * means / means[:world.n_classes].norm(dim=1).mean(), "details": details,
-            "embedding": embedding}
+            "embedding": embedding, "attribute": attribute}
 
 
 def sample(world: ImbalanceWorld, seed: int, split: Split, n: int) -> LatentBatch:
@@ -144,4 +159,8 @@ def sample(world: ImbalanceWorld, seed: int, split: Split, n: int) -> LatentBatc
     t.scatter_(1, world.class_words()[y], 1.0)
     described = detail_on & (torch.rand(len(y), world.n_details, generator=g) < world.descriptive)
     t[:, world.text_dim - world.n_details:] = described.float()
+    if world.attribute_described:
+        named = torch.rand(len(y), generator=g) < world.attribute_described
+        word = world.n_adjectives + world.open_adjectives + world.n_nouns + geo["attribute"][y]
+        t[torch.arange(len(y))[named], word[named]] = 1.0
     return LatentBatch(x.unsqueeze(0), t.unsqueeze(0), y.unsqueeze(0))

@@ -33,6 +33,10 @@ from clipbook.training.loop import TrainConfig
 
 WEIGHTINGS = ("uniform", "sqrt", "frequency")
 CLIP, SL = "CLIP", "SL"
+NAMES, INFORMATIVE, NUISANCE = "class names", "+ the class's attribute", "+ nuisance details"
+"""Claim d's captions: class names only; with a word for the class's visual attribute (a
+description that carries information about the class); with words for the image's nuisance
+details (one that carries none, the control)."""
 FROZEN = "SL, frozen CLIP head"
 PAPER_RHO = pd.DataFrame(
     {"accuracy SL": [0.52, 0.63, 0.64], "accuracy CLIP": [0.28, 0.52, 0.41],
@@ -171,6 +175,18 @@ def subsampling_effect(small: pd.DataFrame, large: pd.DataFrame, subsampled: str
     return mean_ci((effect(small) - effect(large)).to_numpy())
 
 
+def caption_sweep(world: ImbalanceWorld, seeds: Sequence[int], *, n_attributes: int, attribute_described: float,
+                  descriptive: float, **sweep) -> pd.DataFrame:
+    """CLIP on the same images (a world whose classes carry one of ``n_attributes`` visual
+    attributes) with three kinds of caption (:data:`NAMES`, :data:`INFORMATIVE`, :data:`NUISANCE`):
+    one row per (captions, seed)."""
+    base = replace(world, n_attributes=n_attributes)
+    worlds = {NAMES: base, INFORMATIVE: replace(base, attribute_described=attribute_described),
+              NUISANCE: replace(base, descriptive=descriptive)}
+    return pd.concat([run_sweep(w, seeds, [Variant(CLIP)], **sweep).results.assign(captions=name)
+                      for name, w in worlds.items()], ignore_index=True)
+
+
 def scale_sweep(world: ImbalanceWorld, seeds: Sequence[int], fractions: Sequence[float], *, n_train: int,
                 **sweep) -> pd.DataFrame:
     """CLIP and SL on each ``fraction`` of ``n_train`` pairs (the same long-tailed profile, the same
@@ -242,9 +258,9 @@ def decide(results: pd.DataFrame, large: pd.DataFrame, captions: pd.DataFrame, t
         out["b"] = r["rho_drop"].decide(gap(results, "rho_predictions", SL, subsampled), control=control)
         out["c"] = r["rho_drop"].decide(subsampling_effect(results, large, subsampled), control=control)
     by_captions = captions.assign(method=captions.captions)
-    out["d"] = all_of({"bias": r["rho_drop"].decide(gap(by_captions, "rho_predictions", "class names", "descriptive"),
+    out["d"] = all_of({"bias": r["rho_drop"].decide(gap(by_captions, "rho_predictions", NAMES, INFORMATIVE),
                                                     control=control),
-                       "accuracy": r["accuracy_gain"].decide(gap(by_captions, "accuracy", "descriptive", "class names"))})
+                       "accuracy": r["accuracy_gain"].decide(gap(by_captions, "accuracy", INFORMATIVE, NAMES))})
     out["e"] = (all_of({"frozen head + subsampling": r["matches"].decide(gap(trimmed, "accuracy", frozen_subsampled, CLIP)),
                         "frozen head alone": r["below"].decide(gap(trimmed, "accuracy", FROZEN, CLIP))})
                 if frozen_subsampled else not_run("no subsampled vocabulary on the frozen head"))
