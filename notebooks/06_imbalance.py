@@ -356,8 +356,8 @@ claims.finish(enforce=enforce_claims, not_reproduced=not_reproduced, undecided=u
 # concepts lower CLIP's bias, by less than 0.1 wherever it does) and three are not reproduced
 # (descriptive captions, which lower CLIP's bias but cost it accuracy; more data; open-world
 # concepts for SL); nor is the book's addition that more data helps CLIP more than SL: here it is
-# SL that gains.** The numbers below are the default run's (seeds 5000 to 5004, and 5000 to 5019 for the open-world comparison: sets first run after
-# the rules were written).
+# SL that gains.** The numbers below are the default run's (seeds 5000 to 5004, and 5000 to 5019
+# for the open-world comparison: sets first run after the rules were written).
 #
 # *Dynamic classification.* Trained on the same long-tailed data, SL's per-class accuracy and
 # prediction counts follow class frequency (rho 0.49 and 0.62); CLIP's much less (0.27 and 0.13).
