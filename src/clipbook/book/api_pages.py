@@ -4,7 +4,7 @@ package holds is documented and a new one cannot be left out."""
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 import pkgutil
 from pathlib import Path
 
@@ -49,9 +49,10 @@ def api_pages() -> dict[str, str]:
              "test. These pages are generated from its docstrings at every build.\n"]
     index += [f"- [`{p}`]({page_name(p)}.md): {what}" for p, what in PACKAGES.items()]
     pages = {"index.md": "\n".join(index) + "\n"}
+    every = modules()
     for package, what in PACKAGES.items():
         parts = [f"# `{package}`\n", f"{what[0].upper()}{what[1:]}.\n"]
-        for module in (m for m in modules() if page_of(m) == package):
+        for module in (m for m in every if page_of(m) == package):
             parts.append(f"## `{module}`\n\n{_module_entry(module)}")
         pages[f"{page_name(package)}.md"] = "\n".join(parts)
     return pages
@@ -61,8 +62,8 @@ def _module_entry(module: str) -> str:
     """A module's docstring and members; a package's docstring and the names it exports, each
     linked to where it is documented (documenting them twice would be a duplicate description).
     Docstrings are reStructuredText, so autodoc runs inside ``eval-rst`` (in a MyST page it would
-    parse them as Markdown)."""
-    path = importlib.import_module(module).__file__
+    parse them as Markdown). The module is located, not imported: autodoc imports it in the build."""
+    path = importlib.util.find_spec(module).origin
     if not path.endswith("__init__.py"):
         return f"```{{eval-rst}}\n.. automodule:: {module}\n   :members:\n```\n"
     exports = declared_exports(Path(path))
