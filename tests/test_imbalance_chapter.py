@@ -210,3 +210,7 @@ def test_informative_captions_name_the_class_s_shared_attribute_on_the_same_imag
     assert torch.equal(named.class_names()[:, first:], torch.zeros(12, named.text_dim - first))  # prompts: names only
     with pytest.raises(ValueError, match="n_attributes"):
         ImbalanceWorld(attribute_described=0.5)
+
+
+def test_the_data_scale_sweep_trains_on_the_size_its_check_reads():
+    assert ex.scaled_size(20000, 1 / 32) == 625 and ex.scaled_size(10, 0.01) == 1  # never an empty data set

@@ -66,7 +66,8 @@ def check_settings(world: ImbalanceWorld, *, n_train: int, seed: int, vocab_size
     if too_big:
         raise ValueError(f"vocab_sizes {too_big} subsample nothing: a vocabulary must hold fewer than the "
                          f"{world.n_classes} classes")
-    worlds = {"the main sweep": (world, n_train), "the data-scale sweep": (world, max(1, round(n_train * min(data_fractions)))),
+    worlds = {"the main sweep": (world, n_train),
+              "the data-scale sweep": (world, scaled_size(n_train, min(data_fractions))),
               "the open-world sweep": (replace(world, open_adjectives=open_adjectives), n_train)}
     for what, (w, n) in worlds.items():
         try:
@@ -187,12 +188,18 @@ def caption_sweep(world: ImbalanceWorld, seeds: Sequence[int], *, n_attributes: 
                       for name, w in worlds.items()], ignore_index=True)
 
 
+def scaled_size(n_train: int, fraction: float) -> int:
+    """Training pairs of the data-scale sweep's ``fraction`` data set (at least one): what the sweep
+    trains on and :func:`check_settings` checks up front."""
+    return max(1, round(n_train * fraction))
+
+
 def scale_sweep(world: ImbalanceWorld, seeds: Sequence[int], fractions: Sequence[float], *, n_train: int,
                 **sweep) -> pd.DataFrame:
     """CLIP and SL on each ``fraction`` of ``n_train`` pairs (the same long-tailed profile, the same
     steps), Wen et al.'s data-scale sweep (their Fig. 5b): one row per (method, seed, fraction)."""
     runs = [Variant(CLIP), Variant(SL)]
-    return pd.concat([run_sweep(world, seeds, runs, n_train=max(1, round(n_train * f)), **sweep).results.assign(fraction=f)
+    return pd.concat([run_sweep(world, seeds, runs, n_train=scaled_size(n_train, f), **sweep).results.assign(fraction=f)
                       for f in fractions], ignore_index=True)
 
 
