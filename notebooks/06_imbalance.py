@@ -195,8 +195,8 @@ captions.groupby("captions", sort=False)[measures].mean().round(3)
 smaller = imbalance.scale_sweep(world, seeds, data_fractions, n_train=n_train, n_test=n_test, embed_dim=embed_dim,
                                 config=config, tail_share=tail_share)
 scale = pd.concat([results[results.method.isin([imbalance.CLIP, imbalance.SL])].assign(fraction=1.0), smaller])
-ci_table(scale.assign(data=scale.fraction.map("{:g}".format)).melt(["method", "data", "seed"], ["rho_accuracy"]),
-         "data", "method", "value", bounds=(-1, 1)).rename_axis("rho(frequency, accuracy) at data share")
+ci_table(scale.assign(data=scale.fraction.map("{:g}".format)), "data", "method", "rho_accuracy",
+         bounds=(-1, 1)).rename_axis("rho(frequency, accuracy) at data share")
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Spearman's rho of class frequency with per-class accuracy (left) and with prediction counts (right) against the share of the training pairs each model saw (log scale; 1 is the main sweep's data), for CLIP and SL (mean and 95% interval over seeds). Claim f reads CLIP's left-hand curve from its smallest data set to all of it: a falling curve is a model that follows frequency less as its data grow.", "name": "fig-ch6-scale"}}
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), sharey=True)
