@@ -1,8 +1,8 @@
 """``make gpu-check``: the CUDA and bf16 path, checked in one short run where a GPU is at hand.
 
 Every chapter's smoke profile on the GPU (the library picks CUDA and bf16 autocast by itself),
-the book's trainer on a tiny open_clip model (samples per second, and the share of the card's
-bf16 peak where the card is known), and ``open_clip_train`` under ``torchrun`` for one short
+every chapter's tower in the book's trainer (samples per second, counted FLOPs, and the share of
+the card's bf16 matrix-product peak, measured: :func:`~clipbook.book.utilisation.utilisation`), and ``open_clip_train`` under ``torchrun`` for one short
 epoch. Where no GPU exists it says so in one line and does nothing.
 """
 
@@ -13,18 +13,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import open_clip
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 from clipbook.book import runner
-from clipbook.book.bench import our_step_times, random_pairs
-from clipbook.models.towers import create_clip, model_config
+from clipbook.book.utilisation import random_pairs, utilisation
+from clipbook.models.towers import model_config
 from clipbook.training.launcher import export_csv, export_model_config, open_clip_train_command, read_train_log
-from clipbook.training.loop import TrainConfig
 
-BF16_PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "A10": 125.0, "L4": 121.0}
-"""Dense bf16 tensor-core peaks (TFLOP/s) of common cards, from their data sheets."""
 NO_GPU = "gpu-check: no CUDA device here; nothing to check (run it where a GPU is at hand)"
 
 
@@ -36,28 +31,6 @@ def _chapters(folder: Path) -> dict:
         out[chapter.slug] = {"seconds": round(time.perf_counter() - started, 1),
                              "verdicts": {c["id"]: c["verdict"] for c in runner.read_record(path)["claims"]}}
     return out
-
-
-def _flops_per_sample(model: str, images: torch.Tensor, tokens: torch.Tensor, device: torch.device) -> float:
-    """Forward and backward FLOPs of one training pair (torch's FLOP counter on a small batch)."""
-    clip = create_clip(model).to(device)
-    with FlopCounterMode(display=False) as counter:
-        image, text, scale = clip(images[:8].to(device).float() / 255, tokens[:8].to(device))
-        (image @ text.T * scale).sum().backward()
-    return counter.get_total_flops() / 8
-
-
-def _trainer(device: torch.device, model: str = "tiny-vit-bpe", n: int = 8192, batch_size: int = 512) -> dict:
-    images, captions = random_pairs(n, model_config(model)["vision_cfg"]["image_size"])
-    tokens = open_clip.get_tokenizer(model)(captions)
-    config = TrainConfig(steps=n // batch_size, batch_size=batch_size, lr=5e-4)
-    steps = our_step_times(model, images, tokens, config, threads=torch.get_num_threads(), device=device)[2:]
-    rate = batch_size / steps.median().item()
-    tflops = rate * _flops_per_sample(model, images, tokens, device) / 1e12
-    name = torch.cuda.get_device_name(device)
-    peak = next((v for k, v in BF16_PEAK_TFLOPS.items() if k in name), None)
-    return {"model": model, "batch_size": batch_size, "samples_per_s": round(rate), "tflops": round(tflops, 2),
-            "share_of_bf16_peak": round(tflops / peak, 4) if peak else "unknown card"}
 
 
 def _open_clip_train(folder: Path, model: str = "tiny-vit-bpe", n: int = 4096) -> dict:
@@ -81,5 +54,6 @@ def gpu_check() -> dict | None:
     device = torch.device("cuda")
     with tempfile.TemporaryDirectory() as tmp:
         return {"device": torch.cuda.get_device_name(device), "torch": torch.__version__,
-                "chapters_smoke": _chapters(Path(tmp)), "trainer": _trainer(device),
+                "chapters_smoke": _chapters(Path(tmp)), "utilisation": utilisation(threads=torch.get_num_threads(), batch_size=512, device=device,
+                                           peak_dtype=torch.bfloat16),
                 "open_clip_train_torchrun": _open_clip_train(Path(tmp))}

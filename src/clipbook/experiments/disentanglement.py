@@ -39,7 +39,7 @@ from clipbook.models.text_towers import create_frozen_text_clip
 from clipbook.models.towers import create_clip, model_config
 from clipbook.parallel import map_jobs
 from clipbook.training.loop import TrainConfig
-from clipbook.training.stacked import StackedModels, clip_loss_fn, fit, pixels
+from clipbook.training.stacked import StackedModels, clip_loss_fn, fit
 
 TEXT_TOWERS = ("learned", "additive", "entangled")
 PAPER_METRICS = ("z_diff", "informativeness", "dci_completeness", "explicitness", "dcimig")
@@ -96,7 +96,7 @@ def create_model(setting: Setting, seed: int, world: CompositionWorld, tokenizer
 def _tracker(stack: StackedModels, test: Compositions, world: CompositionWorld, prompts: torch.Tensor,
              unseen: Sequence[tuple[str, str]]):
     """Checkpoint metrics: zero-shot accuracy on the unseen compositions and the image Z-diff."""
-    x = pixels(test.images.to(stack.device), stack.visual)
+    x = stack.pixels(test.images.to(stack.device))
     labels = torch.tensor([list(unseen).index(p) for p in pairs_of(test)])
     factors = test.factors(world)
 

@@ -19,7 +19,7 @@ from clipbook.data.render import ShapesData
 from clipbook.evaluate.classify import accuracy
 from clipbook.evaluate.zero_shot import tower_logits
 from clipbook.training.loop import LossFn, MetricsFn, Params, TrainConfig
-from clipbook.training.stacked import StackedModels, clip_loss_fn, fit, pixels, supervised_loss_fn
+from clipbook.training.stacked import StackedModels, clip_loss_fn, fit, supervised_loss_fn
 
 HeadsFn = Callable[[Params, torch.Tensor], dict[str, torch.Tensor]]
 """``heads(params, pixels) -> {head: (M, n, K)}``: the class scores of stacked models, per head."""
@@ -28,7 +28,7 @@ HeadsFn = Callable[[Params, torch.Tensor], dict[str, torch.Tensor]]
 def checkpoint_metrics(stack: StackedModels, tests: Mapping[str, ShapesData], heads: HeadsFn) -> MetricsFn:
     """Accuracy of every head on every test set of models in the middle of training, ``(M,)``
     per (head, test set), keyed ``"<head>/<test set>"``."""
-    inputs = {name: (pixels(d.images.to(stack.device), stack.visual), d.labels) for name, d in tests.items()}
+    inputs = {name: (stack.pixels(d.images.to(stack.device)), d.labels) for name, d in tests.items()}
 
     def metrics(params: Params) -> dict[str, torch.Tensor]:
         return {f"{head}/{name}": accuracy(logits, labels)
