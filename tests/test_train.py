@@ -167,3 +167,41 @@ def test_training_follows_the_schedule_and_resumes_on_it(tmp_path):
     assert torch.load(tmp_path / "c.pt", weights_only=False)["step"] == 16
     resumed = train({"w": torch.zeros(1, 1)}, loss_fn, 4, with_checkpoints, device=torch.device("cpu"))
     assert resumed.params["w"].item() == pytest.approx(expected, rel=1e-5)
+
+
+def _linear_clip_problem(m=4, n=64, d=6, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x, t = torch.randn(m, n, d, generator=g), torch.randn(m, n, d, generator=g)
+
+    def loss_fn(p, idx):
+        return clip_loss(linear.encode(p["image"], x[:, idx]), linear.encode(p["text"], t[:, idx]), p["logit_scale"].exp())
+
+    return linear.init_clip(m, d, d, 3), loss_fn
+
+
+def test_a_compiled_loss_trains_the_same_models_up_to_float_rounding():
+    params, loss_fn = _linear_clip_problem()
+    config = TrainConfig(steps=30, batch_size=16, log_every=10)
+    eager = train(params, loss_fn, 64, config, device=CPU)
+    compiled = train(params, loss_fn, 64, config, device=CPU, compiled=True)
+    for k in params:
+        torch.testing.assert_close(compiled.params[k], eager.params[k], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(torch.tensor(compiled.history.value.to_numpy()),
+                               torch.tensor(eager.history.value.to_numpy()), rtol=1e-4, atol=1e-5)
+
+
+def test_compiling_is_for_the_cpu_and_can_be_switched_off(monkeypatch):
+    from clipbook.training.loop import compiles
+
+    monkeypatch.delenv("CLIPBOOK_COMPILE", raising=False)
+    assert compiles(CPU) and not compiles(torch.device("cuda")) and not compiles(torch.device("meta"))
+    monkeypatch.setenv("CLIPBOOK_COMPILE", "0")
+    assert not compiles(CPU)
+    calls = []
+    monkeypatch.setattr(torch, "compile", lambda fn: calls.append(fn) or fn)
+    params, loss_fn = _linear_clip_problem()
+    train(params, loss_fn, 64, TrainConfig(steps=2, batch_size=16), device=CPU, compiled=True)
+    assert calls == []  # switched off: the loss runs as written
+    monkeypatch.setenv("CLIPBOOK_COMPILE", "1")
+    train(params, loss_fn, 64, TrainConfig(steps=2, batch_size=16), device=CPU, compiled=True)
+    assert calls == [loss_fn]

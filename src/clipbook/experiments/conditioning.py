@@ -171,7 +171,7 @@ def run_sweep(spec: ViewSpec, kappa_zs: Sequence[float], neg_weights: Sequence[f
     outside, inside = torch.where(is_inside, 1.0, weight), torch.where(is_inside, weight, 1.0)
     params = init_encoders(seeds, len(meta) // len(seeds), spec, embed_dim, init_scale)
     result = train(params, contrastive_loss(train_set, outside, radius, inside), n_train, config,
-                   metrics=representation_metrics(probe, radius), desc="conditioning", device=device)
+                   metrics=representation_metrics(probe, radius), desc="conditioning", device=device, compiled=True)
     history = result.history.merge(meta, on="model")
     return sweeps.Sweep(summarize_trajectories(history), result.seconds, history)
 
@@ -213,7 +213,8 @@ def run_switch(spec: ViewSpec, kappa_z: float, seeds: Sequence[int], phases: Seq
     for length, neg_weight in phases:
         weight = torch.full((len(seeds),), float(neg_weight), device=device)
         result = train(params, contrastive_loss(train_set, weight, radius), n_train, replace(config, steps=length),
-                       metrics=representation_metrics(probe, radius), desc=f"negatives x {neg_weight:g}", device=device)
+                       metrics=representation_metrics(probe, radius), desc=f"negatives x {neg_weight:g}", device=device,
+                       compiled=True)
         rows = result.history if start == 0 else result.history[result.history.step > 0]  # a phase's start is the last one's end
         parts.append(rows.assign(step=rows.step + start, neg_weight=float(neg_weight)))
         params, start = result.params, start + length

@@ -9,6 +9,7 @@ checks this against an unbatched run.
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -99,13 +100,33 @@ def _snapshot(step: int, losses: torch.Tensor, params: Params, metrics: MetricsF
     ]
 
 
+def compiles(device: torch.device) -> bool:
+    """Whether :func:`train` compiles a loss it is asked to: on a CPU, unless ``CLIPBOOK_COMPILE=0``.
+
+    ``torch.compile`` (inductor) fuses a step's many small ops into a few loops: on one CPU thread
+    at batch 128 a step of 32 linear CLIPs runs 1.9 times faster, of tiny-vit's CLIP 1.4 times and
+    of tiny-rn's 1.3 times (``python -m clipbook bench --only compile``). But each process pays
+    for it at its first step, 5 s (linear) to 40 s (tiny-rn) per loss with an empty cache, 0.2 to
+    4 s with the cache torch keeps between runs, and a chapter must gain that back with the
+    models it trains. Measured per chapter from an empty cache (2 cores), only Chapter 3's
+    conditioning sweep gains (202 s to 150 s): Chapter 1 breaks even (106 s, 103 s), and
+    Chapters 2 and 5, whose towers train a few hundred steps each, lose (205 to 242 s, 179 to
+    218 s). So only the conditioning sweep asks. Not measured on a GPU, where losses run as
+    written. The same sums in another order: losses differ from eager ones by float32 rounding.
+    """
+    return device.type == "cpu" and os.environ.get("CLIPBOOK_COMPILE", "1") != "0"
+
+
 def train(params: Params, loss_fn: LossFn, n_samples: int, config: TrainConfig, *,
           metrics: MetricsFn | None = None, desc: str = "training", device: torch.device | None = None,
-          buffers: Params | None = None) -> TrainResult:
+          buffers: Params | None = None, compiled: bool = False) -> TrainResult:
     """Train ``M`` stacked models on minibatches of ``n_samples`` with the summed loss.
 
     ``buffers`` are tensors on ``device`` that ``loss_fn`` updates in place (BatchNorm running
     statistics): they are not optimized, but saved with checkpoints and restored on resume.
+    ``compiled``: the training steps run ``loss_fn`` compiled, where :func:`compiles` says so
+    (torch caches the compiled code by the function's code, so every model a chapter trains with
+    one loss shares it); the final evaluation runs it as written.
     """
     device = device or default_device()
     params = {k: v.detach().to(device).clone().requires_grad_(True) for k, v in params.items()}
@@ -117,12 +138,13 @@ def train(params: Params, loss_fn: LossFn, n_samples: int, config: TrainConfig, 
     if ckpt is not None and ckpt.exists():
         start_step, rows = _resume(ckpt, params, buffers, optimizer, config)
 
+    step_loss = torch.compile(loss_fn) if compiled and compiles(device) else loss_fn
     batches = _batches(n_samples, config.batch_size, config.seed, start_step)
     started = time.perf_counter()
     bar = progress(range(start_step, config.steps), desc=desc, initial=start_step, total=config.steps)
     for step in bar:
         with autocast(device):
-            losses = loss_fn(params, next(batches).to(device))
+            losses = step_loss(params, next(batches).to(device))
         if step == 0 or (config.log_every and step % config.log_every == 0):
             rows += _snapshot(step, losses, params, metrics)
         optimizer.zero_grad(set_to_none=True)
