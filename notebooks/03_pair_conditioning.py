@@ -34,7 +34,7 @@
 kappa_zs: list[float] = [1.0, 10.0, 100.0]  # condition numbers of the latent covariance (claims at the largest) {min 1, non-empty}
 neg_weights: list[float] = [0.0, 0.03, 0.1, 0.3, 1.0]  # weights of the negative pairs (1 is CLIP, 0 positives only) {min 0, max 1, non-empty}
 inside_weights: list[float] = [0.03, 0.1, 0.3]  # the same weights inside the log-sum-exp, at the largest kappa_z (this book's bounded variant) {above 0, below 1}
-n_seeds: int = 5  # independent seeds per setting (data, embeddings and initialization) {min 2, max 1000}
+n_seeds: int = 7  # independent seeds per setting (data, embeddings and initialization) {min 2, max 1000}
 first_seed: int = 5000  # seeds are first_seed, ..., first_seed + n_seeds - 1 (choose fresh ones to check a result) {min 0, max 1_000_000_000}
 latent_dim: int = 8  # dimension r of the shared latent {min 1, max 4096}
 view_dim: int = 32  # input dimension of each view (at least latent_dim) {min 1, max 4096}
