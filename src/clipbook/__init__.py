@@ -9,9 +9,11 @@ child processes (papermill kernels, ``open_clip_train``) inherit both:
 - ``GOMP_SPINCOUNT``: how long torch's idle OpenMP threads spin before they sleep. By default they
   spin for ~300,000 turns, which on a shared CPU burns the cores another process needs: two
   chapter runs side by side on 2 cores each took 10 times as long as one alone (Chapter 5's smoke
-  profile: 224 s vs 22 s). At 1,000 turns the pair took 60 s, and one run alone lost at most 5%
-  (Chapters 1 and 2 at their default profiles); ``OMP_WAIT_POLICY=PASSIVE`` degraded a pair least
-  (47 s) but cost up to 23% alone.
+  profile: 224 s vs 22 s). At 30,000 turns the pair takes 60 s (25 s alone), and a step on both
+  cores keeps its speed; 1,000 turns, the earlier setting, gave the pair 67 s but cost a training
+  step on two threads up to 30% (tiny-vit-bpe at batch 128: 2,300 instead of 3,100 samples/s; 8%
+  for Chapter 1's sweep); ``OMP_WAIT_POLICY=PASSIVE`` degraded a pair least (47 s) but cost up to
+  23% alone.
 - ``MKL_CBWR``: MKL's code branch for matrix products. By default MKL picks its branch by CPU
   vendor as well as instruction set, so the same seeds trained on an Intel and an AMD machine
   drift apart by rounding, and a verdict near its bound can differ (Chapter 4's claims b and c did,
@@ -30,7 +32,7 @@ def _mkl_branch(cpuinfo: str) -> str | None:
     return "AVX512" if "avx512f" in flags else ("AVX2" if "avx2" in flags else None)
 
 
-os.environ.setdefault("GOMP_SPINCOUNT", "1000")
+os.environ.setdefault("GOMP_SPINCOUNT", "30000")
 _CPUINFO = Path("/proc/cpuinfo")
 if "MKL_CBWR" not in os.environ and _CPUINFO.exists() and (_branch := _mkl_branch(_CPUINFO.read_text())):
     os.environ["MKL_CBWR"] = _branch
