@@ -31,3 +31,14 @@ def test_the_side_by_side_figure_times_both_ways_of_training_the_same_models():
     # rounded ones by at most 0.005 / together + 0.005 / alone relative, and the speedup's own rounding by 0.005
     tolerance = alone / together * (0.005 / together + 0.005 / alone) + 0.005
     assert abs(figure["speedup"] - alone / together) <= tolerance
+
+
+def test_the_help_names_every_figure(capsys):
+    from clipbook.book.bench import FIGURES
+
+    try:
+        cli.main(["bench", "--help"])
+    except SystemExit:
+        pass
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert all(name in help_text for name in FIGURES)

@@ -133,7 +133,8 @@ def parser() -> argparse.ArgumentParser:
     book.set_defaults(func=cmd_book)
     bench = sub.add_parser("bench", help="performance figures as JSON")
     bench.add_argument("--only", metavar="NAME", help="one figure: renderer, batched_linear_trainer, "
-                                                      "trainer_vs_open_clip_train or chapter_run_time_s")
+                                                      "trainer_vs_open_clip_train, side_by_side_training, "
+                                                      "utilisation, levers, compile or chapter_run_time_s")
     bench.set_defaults(func=cmd_bench)
     sub.add_parser("gpu-check", help="the CUDA / bf16 path on a GPU, as a short JSON report (skips without one)"
                    ).set_defaults(func=cmd_gpu_check)
