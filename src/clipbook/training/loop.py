@@ -8,6 +8,7 @@ checks this against an unbatched run.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
@@ -117,6 +118,13 @@ def compiles(device: torch.device) -> bool:
     return device.type == "cpu" and os.environ.get("CLIPBOOK_COMPILE", "1") != "0"
 
 
+def _compile(loss_fn: LossFn) -> LossFn:
+    # inductor's C++ toolchain probe warns on a machine without CUDA that it found no CUDA runtime:
+    # true, harmless for a CPU build, and not a line for a chapter's output
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+    return torch.compile(loss_fn)
+
+
 def train(params: Params, loss_fn: LossFn, n_samples: int, config: TrainConfig, *,
           metrics: MetricsFn | None = None, desc: str = "training", device: torch.device | None = None,
           buffers: Params | None = None, compiled: bool = False) -> TrainResult:
@@ -138,7 +146,7 @@ def train(params: Params, loss_fn: LossFn, n_samples: int, config: TrainConfig, 
     if ckpt is not None and ckpt.exists():
         start_step, rows = _resume(ckpt, params, buffers, optimizer, config)
 
-    step_loss = torch.compile(loss_fn) if compiled and compiles(device) else loss_fn
+    step_loss = _compile(loss_fn) if compiled and compiles(device) else loss_fn
     batches = _batches(n_samples, config.batch_size, config.seed, start_step)
     started = time.perf_counter()
     bar = progress(range(start_step, config.steps), desc=desc, initial=start_step, total=config.steps)
