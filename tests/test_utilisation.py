@@ -1,5 +1,6 @@
 """The bench's utilisation figures: FLOPs counted right, steps timed in the book's own loop, levers compared fairly."""
 
+import os
 from contextlib import contextmanager
 
 import torch
@@ -73,3 +74,12 @@ def test_convolutional_towers_take_their_images_channels_last():
 
 def test_the_matmul_peak_is_a_rate():
     assert u.matmul_peak(n=128, repeats=2) > 0
+
+
+def test_the_compile_figure_times_a_cold_and_a_warm_first_step_and_leaves_the_cache_setting_as_it_was(monkeypatch):
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    figure = u.compiled(threads=1, batch_size=16, steps=3, towers={"linear": lambda device: _linear()})
+    row = figure["towers"]["linear"]
+    assert row["speedup"] > 0 and row["first_step_cold_s"] >= 0 and row["first_step_warm_s"] >= 0
+    assert row["pays_after_training_s"] == "never" or row["pays_after_training_s"] >= 0
+    assert "TORCHINDUCTOR_CACHE_DIR" not in os.environ
