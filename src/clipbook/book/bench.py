@@ -12,10 +12,19 @@ import open_clip
 import torch
 
 from clipbook.book.runner import CHAPTERS_OUT, chapters, read_record
-from clipbook.book.utilisation import TOWERS, compiled, levers, random_pairs, stacked, timed_steps, utilisation
+from clipbook.book.utilisation import (
+    TOWERS,
+    compiled,
+    levers,
+    linear_clip,
+    random_latents,
+    random_pairs,
+    stacked,
+    timed_steps,
+    utilisation,
+)
 from clipbook.data.captions import WordTokenizer
 from clipbook.data.render import benchmark_renderer
-from clipbook.models import linear
 from clipbook.models.towers import create_clip, model_config
 from clipbook.parallel import map_jobs, workers
 from clipbook.training.launcher import (
@@ -25,13 +34,7 @@ from clipbook.training.launcher import (
     read_train_log,
 )
 from clipbook.training.loop import TrainConfig, train
-from clipbook.training.losses import clip_loss
 from clipbook.training.stacked import StackedModels, clip_loss_fn, train_clip
-
-
-def _clip_problem(n_models: int, n: int, dim: int, seed: int = 0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(n_models, n, dim, generator=g), torch.randn(n_models, n, dim, generator=g)
 
 
 def batched_trainer(n_models: int = 32, steps: int = 100, batch_size: int = 128, dim: int = 32,
@@ -39,18 +42,12 @@ def batched_trainer(n_models: int = 32, steps: int = 100, batch_size: int = 128,
     """Linear CLIP model-steps per second: one batched program of ``n_models`` models vs. a plain
     loop over models one at a time, timed on the first ``looped_models`` (a loop's rate per model
     does not depend on how many follow, so timing all of them would only take longer)."""
-    x, t = _clip_problem(n_models, 2048, dim)
+    x, t = random_latents(n_models, 2048, dim)
     config = TrainConfig(steps=steps, batch_size=batch_size)
-    cpu = torch.device("cpu")
 
     def fit(xs, ts):
-        params = linear.init_clip(xs.shape[0], dim, dim, embed_dim)
-
-        def loss_fn(p, idx):
-            return clip_loss(linear.encode(p["image"], xs[:, idx]), linear.encode(p["text"], ts[:, idx]),
-                             p["logit_scale"].exp())
-
-        return train(params, loss_fn, xs.shape[1], config, desc="bench", device=cpu).params
+        model = linear_clip(xs, ts, embed_dim)
+        return train(model.params, model.loss_fn, model.n_samples, config, desc="bench", device=torch.device("cpu"))
 
     fit(x[:1], t[:1])  # warm-up: first-call costs (allocator, kernels) belong to neither side
     started = time.perf_counter()

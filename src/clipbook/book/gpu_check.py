@@ -2,8 +2,9 @@
 
 Every chapter's smoke profile on the GPU (the library picks CUDA and bf16 autocast by itself),
 every chapter's tower in the book's trainer (samples per second, counted FLOPs, and the share of
-the card's bf16 matrix-product peak, measured: :func:`~clipbook.book.utilisation.utilisation`), and ``open_clip_train`` under ``torchrun`` for one short
-epoch. Where no GPU exists it says so in one line and does nothing.
+the card's bf16 matrix-product peak, measured: :func:`~clipbook.book.utilisation.utilisation`),
+and ``open_clip_train`` under ``torchrun`` for one short epoch. Where no GPU exists it says so
+in one line and does nothing.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ def gpu_check() -> dict | None:
     device = torch.device("cuda")
     with tempfile.TemporaryDirectory() as tmp:
         return {"device": torch.cuda.get_device_name(device), "torch": torch.__version__,
-                "chapters_smoke": _chapters(Path(tmp)), "utilisation": utilisation(threads=torch.get_num_threads(), batch_size=512, device=device,
+                "chapters_smoke": _chapters(Path(tmp)),
+                "utilisation": utilisation(threads=torch.get_num_threads(), batch_size=512, device=device,
                                            peak_dtype=torch.bfloat16),
                 "open_clip_train_torchrun": _open_clip_train(Path(tmp))}

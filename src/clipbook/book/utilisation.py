@@ -102,15 +102,25 @@ def _simclr(device: torch.device, layout=None) -> Trainable:
     return stacked(stack, simclr_loss_fn(stack, images, seed=0))
 
 
-def _linear_clip(device: torch.device, layout=None, n_models: int = 32, dim: int = 32) -> Trainable:
-    g = torch.Generator().manual_seed(0)
-    x, t = (torch.randn(n_models, N_IMAGES, dim, generator=g).to(device) for _ in range(2))
+def random_latents(n_models: int, n: int, dim: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Image and caption inputs ``(n_models, n, dim)`` for linear CLIPs: noise, as for the towers."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n_models, n, dim, generator=g), torch.randn(n_models, n, dim, generator=g)
+
+
+def linear_clip(x: torch.Tensor, t: torch.Tensor, embed_dim: int = 8) -> Trainable:
+    """Linear CLIPs, one per leading index of image inputs ``x`` and caption inputs ``t``
+    ``(M, n, dim)``, with open_clip's loss at their learned temperature."""
 
     def loss_fn(params: Params, idx: torch.Tensor) -> torch.Tensor:
         return clip_loss(linear.encode(params["image"], x[:, idx]), linear.encode(params["text"], t[:, idx]),
                          params["logit_scale"].exp())
 
-    return Trainable(linear.init_clip(n_models, dim, dim, 8), {}, loss_fn)
+    return Trainable(linear.init_clip(x.shape[0], x.shape[-1], t.shape[-1], embed_dim), {}, loss_fn, x.shape[1])
+
+
+def _linear_clip(device: torch.device, layout=None, n_models: int = 32, dim: int = 32) -> Trainable:
+    return linear_clip(*(inputs.to(device) for inputs in random_latents(n_models, N_IMAGES, dim)))
 
 
 TOWERS: dict[str, Callable[..., Trainable]] = {
