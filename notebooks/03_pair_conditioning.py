@@ -388,7 +388,7 @@ claims.history_table()
 # directions have decayed) carry little order. Only the full contrastive loss is bounded: with
 # $w = 1$ the normalizer is never smaller than the pair's own term, so the loss is never negative.
 # Before the run we expected otherwise: with infinitely many negatives the loss has a balanced
-# optimum inside the ball for every $w > 1/\text{norm\_budget}^2$. That approximation misses that
+# optimum inside the ball for every $w > 1/\text{norm_budget}^2$. That approximation misses that
 # with a finite batch the positive pair sits in its own denominator. The effective rank (table
 # above) is the finer read-out: it never decreases as the weight grows (more directions survive
 # with more negative weight), but it too is flat at one for the smallest weights; that is an
