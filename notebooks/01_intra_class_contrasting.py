@@ -62,7 +62,7 @@ check_parameters("01_intra_class_contrasting", globals())
 # %%
 import matplotlib.pyplot as plt
 
-from clipbook import ClaimSet, SUMMARY, TrainConfig, ci_table, controls, plots
+from clipbook import ClaimSet, SUMMARY, TrainConfig, ci_table, controls, plots, prose
 from clipbook.data import SpuriousWorld
 from clipbook.experiments import intra_class
 
@@ -217,27 +217,37 @@ claims.history_table()
 
 # %% [markdown]
 # ## What it means
+
+# %% tags=["remove-cell"]
+prose.say(advantage=stats["advantage"], class_only_loss=stats["class_only_loss"], id_cost=stats["id_cost"],
+          contrast_trend=stats["contrast_trend"], spurious_advantage=stats["spurious_captions_advantage"],
+          top_core_std=f"{max(core_stds):g}")
+
+# %% [markdown]
 #
 # In this linear world the paper's mechanism reproduces in full: when the feature that defines the
 # class varies a lot within the class, supervised learning prefers a low-variance shortcut and
 # breaks when the shortcut does, while contrastive image-caption training keeps the high-variance
-# core feature because its captions force it to tell samples *of the same class* apart. The
-# class-only ablation is the explanation rather than a benchmark: give MMCL captions that carry no
-# within-class information and it behaves exactly like supervised learning. Note what MMCL does
-# *not* do: it does not beat the accuracy the core feature allows (its ID accuracy is lower than
-# SL's at high core variance, claim f); its advantage is that it does not trade robustness for ID
-# accuracy.
+# core feature because its captions force it to tell samples *of the same class* apart: at the
+# largest core std ({glue:text}`top_core_std`), MMCL's OOD accuracy exceeds SL's by
+# {glue:text}`advantage` (claim a). The class-only ablation is the explanation rather than a
+# benchmark: give MMCL captions that carry no within-class information and it behaves like
+# supervised learning, {glue:text}`class_only_loss` below full-caption MMCL out of distribution.
+# Note what MMCL does *not* do: it does not beat the accuracy the core feature allows (its ID
+# accuracy is {glue:text}`id_cost` below SL's at high core variance, claim f); its advantage is
+# that it does not trade robustness for ID accuracy.
 #
 # The variance contrast reads the same from its other side (claim e): at the largest core spread,
 # raising the spurious feature's spread towards the core's takes the shortcut away from SL, and
-# MMCL's advantage shrinks with it. What mattered was never the core spread alone, but how much
-# more the core varies within a class than the shortcut does.
+# MMCL's advantage shrinks with it (a mean rank correlation of {glue:text}`contrast_trend` between
+# the advantage and the spurious spread). What mattered was never the core spread alone, but how
+# much more the core varies within a class than the shortcut does.
 #
 # Captions that also describe the spurious feature do not cost MMCL its robustness (claim g, the
-# book's question): its OOD accuracy stays with full-caption MMCL's. The spurious feature now
-# takes a larger share of its zero-shot classifier's signal ({numref}`fig-ch1-share`),
-# but the class prompts name only the core, and the share stays below the point where the
-# shortcut would outvote the core.
+# book's question): its OOD advantage over SL is {glue:text}`spurious_advantage`. The spurious
+# feature now takes a larger share of its zero-shot classifier's signal
+# ({numref}`fig-ch1-share`), but the class prompts name only the core, and the share stays below
+# the point where the shortcut would outvote the core.
 #
 # **Rerun it** with other parameters, e.g. a flipped rather than decorrelated shift:
 # `python -m clipbook run intra-class-contrasting -p p_spurious_test 0.0`. The `paper` profile

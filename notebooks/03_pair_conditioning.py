@@ -66,7 +66,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from clipbook import ClaimSet, SUMMARY, TrainConfig, ci_table, controls, plots
+from clipbook import ClaimSet, SUMMARY, TrainConfig, ci_table, controls, plots, prose, seed_sets
 from clipbook.data import ViewSpec
 from clipbook.experiments import conditioning
 
@@ -348,7 +348,15 @@ claims.history_table()
 
 # %% [markdown]
 # ## What it means
-#
+
+# %% tags=["remove-cell"]
+other_sets = seed_sets.stored_records("03_pair_conditioning")
+prose.say(c_trend=stats["trend"], n_seeds=n_seeds, c_why=decided["c"].why or "decided",
+          c_other_sets=seed_sets.cited(other_sets, "c"), c_recorded_at=seed_sets.recorded_at(other_sets),
+          negatives=batch_size - 1)
+prose.say(digits=0, off_leap=switch["off_window"].mean, restart_fall=-switch["restart"].mean)
+
+# %% [markdown]
 # The paper's two-stage picture reproduces in this linear setting. From a small initialization the
 # positive pairs do all the early work: they align the two views within a few dozen steps and, since
 # gradient descent grows each latent direction at a rate proportional to its variance, they learn
@@ -362,20 +370,22 @@ claims.history_table()
 # budget, not the paper, decides where that unbounded loss ends).
 #
 # The switch (claim e) makes stage two causal rather than a correlation in time. Remove the
-# negatives at CLIP's peak and the condition number does not fall at all: it leaps by about six
-# orders of magnitude, as the positive pairs alone pour the norm into the strongest direction. Put
-# them back and it falls again at once, by about five orders of magnitude by the end of the run
+# negatives at CLIP's peak and the condition number does not fall at all: it leaps by about
+# {glue:text}`off_leap` orders of magnitude, as the positive pairs alone pour the norm into the
+# strongest direction. Put them back and it falls again at once, by about {glue:text}`restart_fall`
+# orders of magnitude by the end of the run
 # (from a far worse start than CLIP's, so it does not reach CLIP's balance within the budget).
 #
 # **Claim c is undecided.** We expected the final condition number to fall steadily as the
 # negative pairs gain weight. In the anisotropic worlds it does not fall steadily: it stays huge for
-# every weight below 1 (about $10^9$ in the table above) and drops only at 1, and among the small
+# every weight below 1 (the table above) and drops only at 1, and among the small
 # weights it is at most loosely ordered. The rule asks whether that ordering is steadier than
 # halfway between chance and a steady fall (a rank correlation whose interval lies below -0.5),
-# and seven seeds cannot say: the interval, -0.20 from -0.65 to 0.25, reaches both sides of -0.5
-# (earlier seed sets gave means of -0.48, -0.72 and -0.24, as loosely; the trainer's compiled loss,
-# the same sums in another order, moved the five-seed mean from -0.24 to -0.04). At this spread
-# about 13 seeds would decide it, more than the chapter's five minutes hold. Under the book's
+# and {glue:text}`n_seeds` seeds cannot say: the rank correlation, {glue:text}`c_trend`, reaches
+# both sides of -0.5. On the other seed sets (stored records, {glue:text}`c_recorded_at`)
+# it measured {glue:text}`c_other_sets`; the statistic is fragile (the trainer's compiled loss, the
+# same sums in another order, moved an earlier five-seed mean towards zero). The rule's diagnosis:
+# {glue:text}`c_why`, more seeds than the chapter's five minutes hold. Under the book's
 # earlier two-way rule this claim read "not reproduced"; it never ruled out the ordering the claim
 # describes.
 # The reason for the loose ordering is in the loss rather than in the statistics. For any weight
@@ -398,7 +408,7 @@ claims.history_table()
 # answer is: weighted outside the log-sum-exp, in an anisotropic world, almost none.
 #
 # Weighted *inside* the log-sum-exp, the negatives behave as we expected ({numref}`fig-ch3-inside`):
-# the loss stays bounded, and on every one of the seven seeds the final condition number falls
+# the loss stays bounded, and on every one of the {glue:text}`n_seeds` seeds the final condition number falls
 # steadily with the weight (a rank correlation of exactly -1 each time): claim f reproduces, by
 # the exact sign test, which decides where values have no spread. At five seeds it was undecided,
 # as that test needs six; the two seeds that decide it were added after that result was seen (see
@@ -407,7 +417,7 @@ claims.history_table()
 # share of the balancing, here within the fixed budget of steps.
 #
 # Two departures from the paper's analysis are worth keeping in mind. We train with minibatch SGD
-# on a finite training set with 63 in-batch negatives, where the theory is gradient flow on the
+# on a finite training set with {glue:text}`negatives` in-batch negatives, where the theory is gradient flow on the
 # population loss. Presumably that is why CLIP's final condition number settles somewhat above the
 # theory's $\kappa^\ast$ (SGD noise, the finite batch and the finite sample each perturb the
 # balanced solution; we have not separated them), still well within the tolerance. And the

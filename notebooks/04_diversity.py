@@ -77,7 +77,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from clipbook import ClaimSet, SUMMARY, TrainConfig, ci_table, controls, plots
+from clipbook import ClaimSet, SUMMARY, TrainConfig, ci_table, controls, plots, prose
 from clipbook.data import DiversityWorld, make_shapes, test_sets
 from clipbook.evaluate import equivalence_power
 from clipbook.experiments import diversity, diversity_real
@@ -102,8 +102,8 @@ if real_data:  # missing or malformed real data fail here, before any compute
 # scenes, so they differ only in how the scenes are drawn ({numref}`fig-ch4-samples`).
 #
 # Captions are web-like: a title with a filler word and a description. They say what the object
-# looks like (each of colour, size and texture in a fifth of them) and name its class in 80% of
-# them; they never say how the image is drawn or on what background. Objects sit in the centre of
+# looks like (each of colour, size and texture in a fifth of them) and name its class in
+# {glue:text}`class_named` of them; they never say how the image is drawn or on what background. Objects sit in the centre of
 # the image so that the small towers learn the shapes within a CPU budget.
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The first eight images of each training distribution and test set (same seed, so the same scenes in every row but the diverse one, which mixes styles). Top two rows: what the models train on. The other rows: the ID test set and the four shifted test sets the OOD accuracy averages over.", "name": "fig-ch4-samples"}}
@@ -159,19 +159,19 @@ plt.show()
 # Every effect is paired by seed (the same seed draws the same scenes and the same initial weights).
 #
 # **The rules.** Intervals are Student-t over seeds.
-# - (ii) "main cause" (claim a): the distribution's matched effect has a 95% interval above 0.03
-#   (three points of OOD accuracy); it is *not reproduced* only if the interval lies wholly below
+# - (ii) "main cause" (claim a): the distribution's matched effect has a 95% interval above
+#   {glue:text}`main_floor` (three points of OOD accuracy); it is *not reproduced* only if the interval lies wholly below
 #   `margin`, the smallest effect a main cause could have and still exceed what "little" allows.
 # - (i), (iii), (iv), (v), and (iii) with (v) ("contributing little", claims b to f): equivalence
-#   within `margin` (0.05: five points of OOD accuracy) by two one-sided tests at 5%, that is,
+#   within `margin` ({glue:text}`margin`: five points of OOD accuracy) by two one-sided tests at 5%, that is,
 #   the effect's 90% interval lies inside plus or minus the margin. An interval wholly outside the
 #   margin is *not reproduced*; one that straddles a bound is *undecided*, because the seeds are
 #   too few to tell. The size test also needs both CLIPs well above chance (the smaller one's mean
-#   final ID accuracy at least 0.3, three times chance), or it tests nothing and is undecided.
+#   final ID accuracy at least {glue:text}`size_floor`, three times chance), or it tests nothing and is undecided.
 # - Coverage (claims g and h, this book's): ER on a style with it in the diverse training set
 #   minus without it, and without it minus the narrow CLIP, each decided like claim a.
 #
-# **Power.** With a margin of 0.05, the equivalence tests need between-seed spreads well below the
+# **Power.** With a margin of {glue:text}`margin`, the equivalence tests need between-seed spreads well below the
 # margin. Two pilot seeds (100 and 101, not among the chapter's seeds) had standard deviations of
 # the matched effects from 0.008 (size) to 0.065 (contrastive loss); the table gives each
 # equivalence test's chance to confirm a true zero effect at this run's seeds, for spreads in
@@ -337,7 +337,7 @@ else:
 # the table is the book's own extension of the paper; its verdict says nothing about the paper.
 # When the real-data experiment runs, its claim joins the table, tested as set before any run:
 # CLIP trained on ImageNet-Captions has no effective robustness, its 95% bootstrap interval (over
-# the baseline models) lying within plus or minus 0.05.
+# the baseline models) lying within plus or minus `margin`.
 
 # %%
 er_control = controls.effective_robustness_control(*(results[diversity.is_baseline(results)][c]
@@ -381,65 +381,89 @@ claims.history_table()
 
 # %% [markdown]
 # ## What it means
-#
+
+# %% tags=["remove-cell"]
+wide, tost = diversity.factor_intervals(effects), diversity.factor_intervals(effects, 0.90)
+at_end = diversity.factor_intervals(diversity.factor_effects(
+    results, "final", {**diversity.FACTORS, **diversity.SECOND_READINGS}), 0.90)
+cover = diversity.factor_intervals(coverage, by="comparison") if len(coverage) else {}
+prose.say(distribution=wide.get("training distribution", "not run"), size=tost.get("training set size", "not run"),
+          train_language=tost["language at training time"], test_language=tost["language at test time"],
+          probe_at_end=at_end["language at test time (linear probe)"], loss=tost["contrastive loss"],
+          simclr=tost["language and loss (SimCLR)"], loss_at_end=at_end["contrastive loss"],
+          simclr_at_end=at_end["language and loss (SimCLR)"], c_why=decided["c"].why or "decided",
+          f_why=decided["f"].why or "decided", covered=cover.get("covered - left out", "not run"),
+          uncovered=cover.get("left out - narrow", "not run"))
+
+# %% tags=["remove-cell"]
+models = {"diverse": diversity.CLIP_DIVERSE, "narrow": diversity.CLIP_NARROW, "supervised": diversity.SUPERVISED,
+          "labels": diversity.CAPTION_LABELS, "simclr": diversity.SIMCLR, "small": diversity.FACTORS["training set size"][1]}
+confirmed = [sd for sd in spreads if equivalence_power(sd, n_seeds, margin) >= 0.8]
+prose.say(digits=2, f_power=decided["f"].power,
+          **{f"{name}_id": diversity.final_id_accuracy(final, model) for name, model in models.items()})
+prose.say(class_named=f"{world.p_class:.0%}", margin=f"{margin:g}", main_floor=f"{diversity.MAIN_FLOOR:g}",
+          size_floor=f"{diversity.SIZE_FLOOR:g}", seed_range=prose.seed_range(first_seed, n_seeds), n_seeds=n_seeds,
+          steps=steps, train_seconds=f"{sweep.seconds:.0f}", confirmed_spread=f"{max(confirmed, default=0):g}")
+
+# %% [markdown]
 # **Read at matched accuracy, the paper's picture holds in this world where the seeds can decide:
 # the training distribution moves effective robustness by a large amount, and three of the other
 # factors, tested the way Fang et al. tested them, move it by less than the margin; for the other
-# two, five seeds cannot tell.** In the default run (seeds 5000 to 5004, a set first run after
-# these rules were written):
-# - (ii) Training distribution: +0.283 [0.248, 0.318]. CLIP trained on the narrow images sits on
-#   the baseline line; CLIP trained on the diverse ones sits far above it.
-# - (i) Size: +0.029, 90% interval [0.012, 0.047]: inside the margin. CLIP on half the diverse set
-#   is less accurate (0.44 against 0.56 ID) and about as robust.
-# - (iii) Language at training time, on the same narrow images: -0.023, 90% interval
-#   [-0.056, 0.011], *undecided*: the interval crosses the margin's lower bound (about 7 seeds
-#   would decide it at this spread).
-# - (iv) Language at test time: prompt ensembles against bare class names, 0.000 [-0.016, 0.016]
-#   (90%); a linear probe on the same features, which uses no text at all, reads -0.018 at the
-#   last checkpoints.
-# - (v) Contrastive loss: CLIP against cross-entropy on labels read off the same captions, +0.006
-#   [-0.034, 0.046] (90%).
+# two, five seeds cannot tell.** In the default run (seeds {glue:text}`seed_range`, a set first run
+# after these rules were written):
+# - (ii) Training distribution: {glue:text}`distribution`. CLIP trained on the narrow images sits
+#   on the baseline line; CLIP trained on the diverse ones sits far above it.
+# - (i) Size: {glue:text}`size` (90% interval): inside the margin. CLIP on half the diverse set
+#   is less accurate ({glue:text}`small_id` against {glue:text}`diverse_id` ID) and about as robust.
+# - (iii) Language at training time, on the same narrow images: {glue:text}`train_language`
+#   (90%), *undecided*: {glue:text}`c_why`.
+# - (iv) Language at test time: prompt ensembles against bare class names,
+#   {glue:text}`test_language` (90%); a linear probe on the same features, which uses no text at
+#   all, reads {glue:text}`probe_at_end` (90%) at the last checkpoints.
+# - (v) Contrastive loss: CLIP against cross-entropy on labels read off the same captions,
+#   {glue:text}`loss` (90%).
 # - (iii) and (v) together: CLIP against SimCLR fine-tuned on those labels, a model that never saw
-#   language, +0.027, 90% interval [-0.036, 0.090], *undecided*: this arm has the largest spread
-#   over seeds (about 26 seeds would decide it at this spread, and the design's power at five is
-#   0.11).
+#   language, {glue:text}`simclr` (90%), *undecided*: this arm has the largest spread over seeds
+#   ({glue:text}`f_why`; the design's power at these seeds is {glue:text}`f_power`).
 #
 # **Why the reading matters, and when it was chosen.** The same runs read at the last checkpoints,
 # the paper's way, say something else for the loss: there CLIP looks *less* robust than the
-# caption-label classifier (-0.043, 90% interval [-0.077, -0.008]) and than SimCLR (-0.044,
-# [-0.077, -0.011]), both wholly below zero though inside the margin. CLIP ends less accurate on
-# the diverse images (0.56 ID, against 0.71 and 0.78 for the two classifiers; narrow CLIP and the
-# supervised model are 0.75 and 0.88), and models trained on diverse data lie on a line much
-# steeper than the baseline's, so along their training ER grows with accuracy. Comparing them
-# where they were equally accurate removes that. The matched reading became this chapter's rule
-# after the last-checkpoint reading had failed claims d and e with the wrong sign in an earlier
-# version (the claims' rule history above says when and why); both readings are shown for every
-# factor, and a reader who prefers the paper's reading has its numbers in the table above it.
+# caption-label classifier ({glue:text}`loss_at_end`, 90%) and than SimCLR
+# ({glue:text}`simclr_at_end`). CLIP ends less accurate on the diverse images
+# ({glue:text}`diverse_id` ID, against {glue:text}`labels_id` and {glue:text}`simclr_id` for the two
+# classifiers; narrow CLIP and the supervised model are {glue:text}`narrow_id` and
+# {glue:text}`supervised_id`), and models trained on diverse data lie on a line much steeper than
+# the baseline's, so along their training ER grows with accuracy. Comparing them where they were
+# equally accurate removes that. The matched reading became this chapter's rule after the
+# last-checkpoint reading had failed claims d and e with the wrong sign in an earlier version (the
+# claims' rule history above says when and why); both readings are shown for every factor, and a
+# reader who prefers the paper's reading has its numbers in the table above it.
 #
 # **Other seed sets.** Earlier versions of this chapter decided its claims on seeds 0 to 4 and
 # 1000 to 1004 under the earlier two-way rules (at 360 and at 400 steps); claims c and f were the
 # ones that moved between seed sets, and they are the two that five seeds leave undecided here.
-# Neither set showed an effect of size, language or loss near the distribution's: every 90%
-# interval of claims b to f lies within plus or minus 0.09, while claim a's effect is +0.24 to
-# +0.28.
+# Neither set showed an effect of size, language or loss near the distribution's. (Those runs left
+# no stored record, so their numbers are not repeated here; `python -m clipbook run diversity
+# --seed-sets 3` makes one.)
 #
 # **Diversity or coverage.** {numref}`fig-ch4-coverage` answers the reader's question. Diversity
 # buys robustness mostly to the styles it covers: on the style a leave-one-style-out CLIP never
-# saw, its ER is 0.269 [0.131, 0.408] below the full diverse CLIP's on that style (claim g). What
-# it buys without coverage is not settled: +0.073 [-0.146, 0.293] over narrow CLIP (claim h,
-# *undecided*: the interval reaches both 0.03 and 0.05). Each left-out style rests on one or two
-# seeds, so the per-style figure is a set of single readings; edge maps, which no training set
-# holds, gain almost nothing. In this world, "CLIP is robust because its data are diverse" means,
-# to a large extent, "because its data contain the shifts".
+# saw, its ER is {glue:text}`covered` below the full diverse CLIP's on that style (claim g). What
+# it buys without coverage is not settled: {glue:text}`uncovered` over narrow CLIP (claim h,
+# *undecided*: the interval reaches both {glue:text}`main_floor` and {glue:text}`margin`). Each
+# left-out style rests on one or two seeds, so the per-style figure is a set of single readings;
+# edge maps, which no training set holds, gain almost nothing. In this world, "CLIP is robust
+# because its data are diverse" means, to a large extent, "because its data contain the shifts".
 #
-# **Limits.** Everything here is a small world on a CPU: ten classes of shapes, tiny towers, 360
-# steps, five seeds. The SimCLR arm and the contrastive-loss arm stand in for YFCC-15M and
-# YFCC-15M-Cls, the narrow pair for ImageNet-Captions. The margin of 0.05 is our choice, stated
-# before the run; with five seeds the tests have good power for spreads up to about 0.02 (the table
-# above, from pilots at 400 steps) and little for the loss arms, whose spreads are larger, so their
-# verdicts are the least firm. The run takes 7 to 8 minutes on two quiet cores (423 to 474 s in our
-# runs, two of them in fresh clones), over the book's usual 5 and inside the 8 we allow a chapter
-# with a reason: seven models per seed (four of them CLIPs, one SimCLR pre-training) at five seeds
+# **Limits.** Everything here is a small world on a CPU: ten classes of shapes, tiny towers,
+# {glue:text}`steps` steps, {glue:text}`n_seeds` seeds. The SimCLR arm and the contrastive-loss arm
+# stand in for YFCC-15M and YFCC-15M-Cls, the narrow pair for ImageNet-Captions. The margin of
+# {glue:text}`margin` is our choice, stated before the run; at these seeds the tests have good
+# power (0.8 or more) for spreads up to about {glue:text}`confirmed_spread` (the table above, from
+# pilots at 400 steps) and little for the loss arms, whose spreads are larger, so their verdicts
+# are the least firm. This run trained its models in {glue:text}`train_seconds` s; the chapter
+# takes 7 to 8 minutes on two quiet cores, over the book's usual 5 and inside the 8 we allow a
+# chapter with a reason: seven models per seed (four of them CLIPs, one SimCLR pre-training) at five seeds
 # is what the six tests and the coverage split need. At 400 steps the run took 456 to 495 s, at or
 # over the 8 minutes; the cut to 360 was chosen before any run with it, as the one cut that keeps
 # every model, arm and checkpoint spacing, and its verdicts are reported as they came (at 400 steps

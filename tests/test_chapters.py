@@ -2,6 +2,7 @@
 reproduces its checked outputs), the default profile run once with its claims enforced, and the
 built website as a reader's browser shows it."""
 
+import json
 import os
 import re
 import subprocess
@@ -15,6 +16,7 @@ from table_check import notebook_problems
 from clipbook.book import runner
 from clipbook.book.claims import contradictions
 from clipbook.book.api_pages import api_pages
+from clipbook.book.prose import prose_problems
 from clipbook.book.site import build_site
 
 CHAPTERS = runner.chapters()
@@ -33,6 +35,12 @@ def test_smoke_profile_runs_every_code_path(chapter, smoke_runs):
     record = runner.read_record(smoke_runs[chapter.slug])
     assert record["claims"], "the claims cell must record its claims"
     assert record["run"]["profile"] == "smoke"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=IDS)
+def test_every_number_the_prose_cites_is_glued_by_the_run(chapter, smoke_runs):
+    """A glue reference the run never glued would show as a warning where the number belongs."""
+    assert prose_problems(json.loads(smoke_runs[chapter.slug].read_text()), numbers=False) == []
 
 
 def test_smoke_notebooks_pass_nbval(smoke_runs, tmp_path):
@@ -78,6 +86,7 @@ def test_default_profile_claims_are_as_reported(chapter, default_runs):
         assert claim["test"] and (claim["evidence"] or claim["why"].startswith("not run")), claim
     assert contradictions(record) == []  # no "not reproduced" whose interval still reaches its smallest effect
     assert notebook_problems(default_runs[chapter.slug]) == []  # no NaN interval, none outside its quantity's bounds
+    assert prose_problems(json.loads(default_runs[chapter.slug].read_text())) == []  # every prose number glued, a number
 
 
 @pytest.fixture(scope="session")

@@ -46,11 +46,16 @@ def test_a_seed_set_run_is_recognised_as_current_by_the_key_it_was_run_with(tmp_
 
 
 def test_seed_sets_run_the_default_at_other_first_seeds(monkeypatch):
-    calls = []
-    monkeypatch.setattr(runner, "run", lambda chapter, overrides, **kw: calls.append((overrides, kw["output"].name)))
+    calls, stored = [], []
+    monkeypatch.setattr(runner, "run", lambda chapter, overrides, **kw: calls.append((overrides, kw["output"].name))
+                        or kw["output"])
+    monkeypatch.setattr(runner, "read_record", lambda notebook: {"from": notebook.name})
+    monkeypatch.setattr(seed_sets, "store", lambda chapter, s, record: stored.append((s, record["from"])))
     seed_sets.run_seed_sets(runner.find_chapter("1"), 2)
     assert calls == [({"first_seed": 0}, "01_intra_class_contrasting.seeds-0.ipynb"),
                      ({"first_seed": 1000}, "01_intra_class_contrasting.seeds-1000.ipynb")]
+    assert stored == [(0, "01_intra_class_contrasting.seeds-0.ipynb"),
+                      (1000, "01_intra_class_contrasting.seeds-1000.ipynb")]  # each kept with the book
 
 
 @pytest.mark.parametrize("argv", [["run", "1", "--seed-sets", "4"], ["run", "1", "--seed-sets", "2", "-p", "n_seeds", "3"],
@@ -69,3 +74,43 @@ def test_the_results_page_lists_each_claim_s_verdicts_at_other_seed_sets():
     assert "Also run at first_seed 0, 1000" in page
     assert "*Other seed sets:* reproduced at 1 of 2 seed sets (first_seed 0: undecided; 1000: reproduced)." in page
     assert "Other seed sets" not in site.results_page([record | {"seed_sets": {}}])
+
+
+def _run_record(first_seed: int) -> dict:
+    evidence = [{"name": "CI of the gap", "mean": 0.05 + first_seed / 1e5, "lo": 0.01, "hi": 0.09, "n": 5}]
+    return {"chapter": "imbalance", "claims": [{"id": "g", "verdict": "reproduced", "measured": "0.050 [0.010, 0.090]",
+                                                "evidence": evidence, "reproduced": True, "why": "", "power": 0.5}],
+            "run": {"finished": "2026-12-06T12:00:00+00:00", "cache_key": "abc"}, "environment": {"python": "3.11"}}
+
+
+def test_a_seed_set_run_stores_its_claims_with_the_book_and_the_prose_cites_them(tmp_path):
+    chapter = runner.find_chapter("6")
+    for s in (0, 1000):
+        path = seed_sets.store(chapter, s, _run_record(s), folder=tmp_path)
+        assert path == tmp_path / f"06_imbalance.seeds-{s}.json"
+    stored = seed_sets.stored_records("06_imbalance", folder=tmp_path)
+    assert list(stored) == [0, 1000] and "environment" not in stored[0] and "power" not in stored[0]["claims"][0]
+    assert stored[0]["commit"] and stored[0]["finished"].startswith("2026-12-06") and stored[0]["cache_key"] == "abc"
+    assert seed_sets.cited(stored, "g", "CI of the gap") == (
+        "0.050 [0.010, 0.090] at first_seed 0 (reproduced); 0.060 [0.010, 0.090] at first_seed 1000 (reproduced)")
+    assert seed_sets.cited(stored, "g").startswith("0.050 [0.010, 0.090] at first_seed 0")  # the measured text
+    assert seed_sets.cited(stored, "x") == "claim x not stated at first_seed 0; claim x not stated at first_seed 1000"
+    assert seed_sets.cited({}, "g") == "nothing (no other seed set is recorded)"
+    with pytest.raises(KeyError, match="CI of the gap"):
+        seed_sets.cited(stored, "g", "another statistic")
+    assert seed_sets.recorded_at(stored) == f"made at commit {stored[0]['commit']}"
+    assert seed_sets.recorded_at({}) == "none stored yet"
+
+
+def test_a_new_stored_record_makes_the_default_run_stale_but_never_a_seed_set_run(tmp_path, monkeypatch):
+    """The default run's prose cites the stored records, so a new one reruns it; a seed-set run
+    does not cite itself, so storing one never makes another seed set stale."""
+    monkeypatch.setattr(seed_sets, "RECORDS", tmp_path)
+    chapter = runner.find_chapter("6")
+    seed_set = chapter.resolve({"first_seed": 1000})
+    assert seed_sets.is_seed_set_run(chapter, seed_set) and not seed_sets.is_seed_set_run(chapter, {})
+    assert not seed_sets.is_seed_set_run(chapter, chapter.resolve({"first_seed": 7}))
+    before = runner.cache_key(chapter, {}), runner.cache_key(chapter, seed_set)
+    seed_sets.store(chapter, 0, _run_record(0))
+    assert runner.cache_key(chapter, {}) != before[0]
+    assert runner.cache_key(chapter, seed_set) == before[1]

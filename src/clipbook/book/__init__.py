@@ -1,6 +1,7 @@
 """The book machinery: execute chapters with validated parameters (``runner``), the command line
-(``cli``), claims and their verdicts (``claims``), the website (``site``), performance figures
-(``bench``)."""
+(``cli``), claims and their verdicts (``claims``), numbers glued into a chapter's prose
+(``prose``), other seed sets and their stored records (``seed_sets``), the website (``site``),
+performance figures (``bench``)."""
 
 from clipbook.exports import lazy_exports  # noqa: E402
 

@@ -63,9 +63,9 @@ def cmd_book(args) -> int:
     failures = []
     for chapter in runner.chapters():
         try:
-            _report(chapter, runner.run(chapter, force=args.force))
             for out in run_seed_sets(chapter, args.seed_sets, force=args.force) if args.seed_sets else []:
                 _report(chapter, out)
+            _report(chapter, runner.run(chapter, force=args.force))  # after its seed sets: its prose cites them
         except runner.RunFailed as err:
             failures.append(str(err))
             print(f"FAILED {err}", file=sys.stderr)

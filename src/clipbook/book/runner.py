@@ -236,9 +236,14 @@ def environment_key() -> dict[str, str | None]:
 
 def cache_key(chapter: Chapter, parameters: dict[str, Any]) -> str:
     """Chapter source, parameters, the contents of every file or folder the run reads
-    (:func:`input_digest`), the library code it can execute (:func:`chapter_code`) and the
-    versions it runs on (:func:`environment_key`)."""
+    (:func:`input_digest`), the library code it can execute (:func:`chapter_code`), the versions
+    it runs on (:func:`environment_key`) and, except for a seed-set run itself, the stored
+    seed-set records its prose cites (so that storing one never makes another seed set stale)."""
+    from clipbook.book import seed_sets  # it builds on this module
+
     h = hashlib.sha256()
+    if not seed_sets.is_seed_set_run(chapter, parameters):
+        h.update(seed_sets.records_digest(chapter.stem).encode())
     h.update(chapter.source.read_bytes())
     h.update(json.dumps(parameters, sort_keys=True).encode())
     inputs = {name: input_digest(value) for name, p in chapter.parameters.items()

@@ -236,10 +236,15 @@ def factor_effects(results: pd.DataFrame, reading: Reading = "matched", factors:
     return pd.DataFrame(rows, columns=["factor", "seed", "delta_er", "accuracy"])
 
 
+def final_id_accuracy(final_rows: pd.DataFrame, model: Model) -> float:
+    """One model's mean final ID accuracy over seeds (``final_rows``: :func:`final`)."""
+    return float(_models(final_rows, model).id_accuracy.mean())
+
+
 def smallest_clip_accuracy(final_rows: pd.DataFrame) -> float:
     """Mean final ID accuracy of the zero-shot CLIPs on the smallest diverse set (the size
     factor tests nothing if they stay near chance)."""
-    return float(_models(final_rows, FACTORS["training set size"][1]).id_accuracy.mean())
+    return final_id_accuracy(final_rows, FACTORS["training set size"][1])
 
 
 SIZE_FLOOR = 0.3
