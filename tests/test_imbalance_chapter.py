@@ -214,3 +214,46 @@ def test_informative_captions_name_the_class_s_shared_attribute_on_the_same_imag
 
 def test_the_data_scale_sweep_trains_on_the_size_its_check_reads():
     assert ex.scaled_size(20000, 1 / 32) == 625 and ex.scaled_size(10, 0.01) == 1  # never an empty data set
+
+
+def test_names_of_their_own_change_the_captions_and_nothing_else():
+    """Trim-tail's second world: each class named by a word of its own, the images drawn as before."""
+    shared = ImbalanceWorld(n_adjectives=3, n_nouns=4, n_attributes=2, attribute_described=1.0)
+    own = replace(shared, shared_words=False)
+    assert own.n_name_words == 12 and own.text_dim == 12 + 2 + shared.n_details
+    assert own.class_names()[:, :12].equal(torch.eye(12))  # no two classes share a name word
+    a, b = sample(shared, 5, "train", 400), sample(own, 5, "train", 400)
+    assert a.x.equal(b.x) and a.y.equal(b.y)
+    assert b.t[0, torch.arange(400), b.y[0]].eq(1).all() and b.t[0, :, :12].sum(1).eq(1).all()
+    assert b.t[0, :, 12:14].sum(1).eq(1).all()  # the attribute's word still named, after the name words
+
+
+def test_the_pretraining_corpus_holds_every_class_and_is_not_the_training_data():
+    world = ImbalanceWorld(n_adjectives=2, n_nouns=3, trim_tail=2, tail_cap=0)
+    corpus, train = sample(world, 0, "pretrain", 60), sample(world, 0, "train", 60)
+    assert torch.bincount(corpus.y[0], minlength=6).tolist() == [10] * 6  # the trimmed classes included
+    assert not torch.isin(corpus.x[0, :, 0], train.x[0, :, 0]).any()  # a stream of its own
+
+
+def test_a_locked_text_tower_stays_as_it_was_and_the_image_tower_learns():
+    world = ImbalanceWorld(n_adjectives=2, n_nouns=3)
+    data = sample(world, 0, "train", 300)
+    config = TrainConfig(steps=5, batch_size=32, lr=0.1)
+    text = ex.train_mmcl(sample(world, 0, "pretrain", 300), 4, config)["text"]
+    locked = ex.train_mmcl(data, 4, config, frozen_text=text)
+    free = ex.train_mmcl(data, 4, config)
+    assert locked["text"] is text and not free["text"].equal(text)
+    assert not locked["image"].equal(ex.train_mmcl(data, 4, TrainConfig(steps=0, batch_size=32, lr=0.1))["image"])
+
+
+def test_trim_sweep_runs_every_arm_of_wen_et_al_fig_8():
+    world = ImbalanceWorld(n_adjectives=2, n_nouns=3, trim_tail=2, tail_cap=1, shared_words=False)
+    sweep = ex.trim_sweep(world, [0, 1], vocab_size=2, weighting="frequency", n_pretrain=120, n_train=300, n_test=3,
+                          embed_dim=4, config=TrainConfig(steps=3, batch_size=16, lr=0.1))
+    arms = [ex.SCRATCH, ex.LOCKED, ex.SL, ex.PRETRAINED, ex.pretrained_subsampled(2)]
+    assert sweep.results.method.tolist() == [m for m in arms for _ in (0, 1)]
+    trimmed = ex.trimmed_accuracy(sweep.history, world)
+    assert len(trimmed) == 10 and trimmed.accuracy.between(0, 1).all()
+    with pytest.raises(ValueError, match="open_adjectives"):
+        ex.trim_sweep(replace(world, open_adjectives=1), [0], vocab_size=2, weighting="uniform", n_pretrain=60,
+                      n_train=100, n_test=1, embed_dim=4, config=TrainConfig(steps=1, batch_size=8, lr=0.1))

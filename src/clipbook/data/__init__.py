@@ -8,7 +8,7 @@
   distributions);
 - real data a reader points the book at: ``real`` (image-caption pairs), ``imagenet``
   (ImageNet-style test sets), ``sources`` (what each data set is and where it comes from);
-- ``splits``: the one ``Split`` vocabulary (train, id, ood) every world uses.
+- ``splits``: the one ``Split`` vocabulary (train, id, ood, pretrain) every world uses.
 """
 
 from clipbook.exports import lazy_exports  # noqa: E402

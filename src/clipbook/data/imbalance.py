@@ -4,7 +4,8 @@ Wen et al. (2024) train CLIP and a supervised classifier on the same long-tailed
 CLIP's predictions follow class frequency so much less. Here each of ``n_adjectives x n_nouns``
 classes is named by two words ("adjective noun"), as many ImageNet class names share words; the
 class's latent mean is the sum of its words' latent vectors plus a class-specific part, so classes
-that share a word look alike. Images are a random isometric embedding of the latent (plus
+that share a word look alike. With ``shared_words`` off, each class is named by a word of its own
+(the images are drawn exactly as before): a name then tells a model nothing about other classes. Images are a random isometric embedding of the latent (plus
 nuisance dimensions and noise); captions are bags of words: the class's two words, with
 ``descriptive`` captions words that describe the image's own variation (nuisance details that say
 nothing about the class), and with ``n_attributes`` each class has one of that many visual
@@ -56,6 +57,7 @@ class ImbalanceWorld:
     n_attributes: int = 0  # visual attributes, one per class and shared by several: words a description can name
     attribute_weight: float = 0.5  # weight of a class's attribute in its latent mean
     attribute_described: float = 0.0  # probability that a caption names its class's attribute
+    shared_words: bool = True  # class names share words ("adjective noun"); False: one word of its own per class
 
     def __post_init__(self):
         if self.n_adjectives < 1 or self.n_nouns < 1 or self.n_classes < 2:
@@ -83,13 +85,21 @@ class ImbalanceWorld:
         return (self.n_adjectives + self.open_adjectives) * self.n_nouns
 
     @property
+    def n_name_words(self) -> int:
+        """Words that name classes: adjectives (tested, then open-world) and nouns, or one per class."""
+        return self.n_adjectives + self.open_adjectives + self.n_nouns if self.shared_words else self.n_trained_classes
+
+    @property
     def text_dim(self) -> int:
-        """Bag-of-words size: adjectives (tested, then open-world), nouns, attribute words, detail words."""
-        return self.n_adjectives + self.open_adjectives + self.n_nouns + self.n_attributes + self.n_details
+        """Bag-of-words size: the name words, attribute words, detail words."""
+        return self.n_name_words + self.n_attributes + self.n_details
 
     def class_words(self) -> torch.Tensor:
-        """``[K, 2]`` word indices (adjective, noun) of every trained class, in the text vocabulary."""
+        """``[K, 2]`` word indices (adjective, noun) of every trained class in the text vocabulary, or
+        ``[K, 1]`` (the class's own word) without ``shared_words``."""
         k = torch.arange(self.n_trained_classes)
+        if not self.shared_words:
+            return k.unsqueeze(1)
         return torch.stack([k // self.n_nouns, self.n_adjectives + self.open_adjectives + k % self.n_nouns], dim=1)
 
     def class_names(self) -> torch.Tensor:
@@ -144,10 +154,13 @@ def _geometry(world: ImbalanceWorld, seed: int) -> dict[str, torch.Tensor]:
 def sample(world: ImbalanceWorld, seed: int, split: Split, n: int) -> LatentBatch:
     """One seed's images, captions and labels (leading model axis of size 1): ``n`` long-tailed
     training pairs over the trained classes for ``train``, ``n`` per tested class for a balanced
-    ``id`` test set."""
+    ``id`` test set, and ``n`` pairs balanced over the trained classes for ``pretrain`` (a corpus
+    that holds every class, trimmed or rare in ``train`` or not, disjoint from it)."""
     geo = _geometry(world, seed)
     g = split_generator(seed, split)
-    per_class = world.counts(n, seed) if split == "train" else np.full(world.n_classes, n)
+    per_class = {"train": lambda: world.counts(n, seed),
+                 "pretrain": lambda: np.full(world.n_trained_classes, max(1, n // world.n_trained_classes))
+                 }.get(split, lambda: np.full(world.n_classes, n))()
     y = torch.repeat_interleave(torch.arange(len(per_class)), torch.as_tensor(per_class))
     y = y[torch.randperm(len(y), generator=g)]
     detail_on = torch.rand(len(y), world.n_details, generator=g) < 0.5  # each detail present in half the images
@@ -161,6 +174,6 @@ def sample(world: ImbalanceWorld, seed: int, split: Split, n: int) -> LatentBatc
     t[:, world.text_dim - world.n_details:] = described.float()
     if world.attribute_described:
         named = torch.rand(len(y), generator=g) < world.attribute_described
-        word = world.n_adjectives + world.open_adjectives + world.n_nouns + geo["attribute"][y]
+        word = world.n_name_words + geo["attribute"][y]
         t[torch.arange(len(y))[named], word[named]] = 1.0
     return LatentBatch(x.unsqueeze(0), t.unsqueeze(0), y.unsqueeze(0))

@@ -31,15 +31,22 @@ def stack_batches(batches: Sequence[Batch], device: torch.device) -> Batch:
     return kind(**{f.name: torch.cat([getattr(b, f.name) for b in batches]).to(device) for f in fields(kind)})
 
 
-def train_mmcl(data: LatentBatch, embed_dim: int, config: TrainConfig, *, desc: str = "MMCL") -> linear.Params:
-    """Linear image and text encoders with CLIP's loss and learned temperature."""
+def train_mmcl(data: LatentBatch, embed_dim: int, config: TrainConfig, *, desc: str = "MMCL",
+               frozen_text: torch.Tensor | None = None) -> linear.Params:
+    """Linear image and text encoders with CLIP's loss and learned temperature; with
+    ``frozen_text`` (a pre-trained text encoder's weights) only the image encoder and the
+    temperature learn, as CLIP with a locked, pre-trained text tower."""
     params = linear.init_clip(data.n_models, data.x.shape[-1], data.t.shape[-1], embed_dim, seed=config.seed)
+    if frozen_text is not None:
+        params.pop("text")
 
     def loss_fn(p, idx):
         scale = p["logit_scale"].exp().clamp(max=MAX_LOGIT_SCALE)
-        return clip_loss(linear.encode(p["image"], data.x[:, idx]), linear.encode(p["text"], data.t[:, idx]), scale)
+        text = p["text"] if frozen_text is None else frozen_text
+        return clip_loss(linear.encode(p["image"], data.x[:, idx]), linear.encode(text, data.t[:, idx]), scale)
 
-    return train(params, loss_fn, data.x.shape[1], config, desc=desc, device=data.x.device).params
+    trained = train(params, loss_fn, data.x.shape[1], config, desc=desc, device=data.x.device).params
+    return trained if frozen_text is None else trained | {"text": frozen_text}
 
 
 def train_sl(data: LatentBatch, n_classes: int, config: TrainConfig, *, desc: str = "SL") -> linear.Params:
