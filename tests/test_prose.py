@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from clipbook.book import prose
-from clipbook.evaluate.rules import Above, not_run
+from clipbook.evaluate.rules import Above, all_of, not_run
 from clipbook.evaluate.stats import Interval
 
 
@@ -40,6 +40,13 @@ def test_evidence_is_the_statistic_the_rule_recorded():
     with pytest.raises(KeyError, match="CI of the gap"):
         prose.evidence(decision, "another statistic")
     assert prose.text(prose.evidence(not_run("no such arm"))) == "n/a [n/a, n/a]"  # a claim the run left untested
+    both = all_of({"one": decision, "two": Above(0.0, 0.02, "two points", what="CI of the gap").decide(
+        Interval(0.03, 0.02, 0.04, 5))})
+    assert [prose.evidence(both, i).mean for i in (0, 1)] == [0.05, 0.03]  # parts that read statistics of one name
+    with pytest.raises(KeyError):
+        prose.evidence(both)
+    with pytest.raises(KeyError):
+        prose.evidence(both, 2)
 
 
 def _executed(tmp_path, markdown: str, code: str) -> dict:

@@ -19,7 +19,8 @@ NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("[0-9][0-9]_*.
 NUMBER = re.compile(r"\[\s*[-−]?\d*\.?\d+\s*,\s*[-−]?\d*\.?\d+\s*\]"  # a numeric interval
                     r"|(?<![\w.])[-−+]?\d*\.\d+%?"  # a decimal number
                     r"|(?<![\w.])\d+\s?%")  # a percentage
-NOT_PROSE = re.compile(r"`[^`]*`|\]\([^)]*\)")  # inline code (commands, glue references), link targets
+NOT_PROSE = re.compile(r"`[^`]*`|\]\([^)]*\)"  # inline code (commands, glue references), link targets
+                       r"|\b(?:Secs?|Figs?|Tabs?|Apps?|Thms?|Eqs?)\.\s*[A-Z]?\d+(?:\.\d+)*")  # "Sec. 4.1"
 
 CONSTANTS: dict[str, dict[str, str]] = {
     "*": {"95%": "the confidence level of the book's intervals (the Deciding page)",
@@ -49,7 +50,7 @@ def prose_numbers(source: str) -> list[str]:
 
 def test_the_scanner_finds_typed_numbers_and_ignores_glue_and_code():
     text = ("a gap of 0.003, interval [-0.007, 0.009], 8% of the time, .5 of it; glued {glue:text}`h_gap`; "
-            "run `-p p_spurious 0.9`; see [the page](../a/0.5.html); five seeds, 2 points")
+            "run `-p p_spurious 0.9`; see [the page](../a/0.5.html); five seeds, 2 points; Sec. 4.1, App. C.4")
     assert prose_numbers(text) == ["0.003", "[-0.007,0.009]", "8%", ".5"]
 
 

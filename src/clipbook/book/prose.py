@@ -46,15 +46,19 @@ def interval(value: Interval, digits: int = DIGITS) -> str:
     return f"[{text(value.lo, digits)}, {text(value.hi, digits)}]"
 
 
-def evidence(decision: object, name: str | None = None) -> Interval:
+def evidence(decision: object, name: str | int | None = None) -> Interval:
     """The statistic ``name`` that a claim's rule recorded (``decision.evidence``: a
     :class:`~clipbook.evaluate.rules.Decision`), as an :class:`Interval`: the number the verdict
     rests on, not a recomputation that could differ from it. Without a name, the decision must
-    rest on one statistic; a claim the run did not test reads as no number ("n/a")."""
+    rest on one statistic; an integer picks the statistic by position (for a claim whose parts
+    read statistics of the same name); a claim the run did not test reads as no number ("n/a")."""
     names = [e.get("name") for e in decision.evidence]
     if not names:  # a claim this run did not test (not run): its numbers read "n/a"
         return UNDECIDED
-    found = [e for e in decision.evidence if name is None or e.get("name") == name]
+    if isinstance(name, int):
+        found = list(decision.evidence[name:name + 1]) if -len(names) <= name < len(names) else []
+    else:
+        found = [e for e in decision.evidence if name is None or e.get("name") == name]
     if len(found) != 1:
         raise KeyError(f"no single statistic {name!r} in this decision; it has {names}")
     e = found[0]
