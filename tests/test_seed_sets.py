@@ -74,6 +74,20 @@ def test_the_results_page_lists_each_claim_s_verdicts_at_other_seed_sets():
     assert "Also run at first_seed 0, 1000" in page
     assert "*Other seed sets:* reproduced at 1 of 2 seed sets (first_seed 0: undecided; 1000: reproduced)." in page
     assert "Other seed sets" not in site.results_page([record | {"seed_sets": {}}])
+    stored = {0: _record({"a": "undecided"}) | {"commit": "abc1234"}}
+    assert "Also run at first_seed 0 (stored records, made at commit abc1234)" in site.results_page(
+        [record | {"seed_sets": stored}])
+
+
+def test_the_results_page_shows_stored_records_where_this_code_has_no_seed_set_runs(tmp_path, monkeypatch):
+    chapter = runner.find_chapter("6")
+    monkeypatch.setattr(seed_sets, "RECORDS", tmp_path)
+    monkeypatch.setattr(seed_sets, "seed_set_records", lambda chapter: {})
+    assert seed_sets.shown_seed_sets(chapter) == {}
+    seed_sets.store(chapter, 1000, _run_record(1000))
+    assert list(seed_sets.shown_seed_sets(chapter)) == [1000]
+    monkeypatch.setattr(seed_sets, "seed_set_records", lambda chapter: {0: {"claims": []}})
+    assert list(seed_sets.shown_seed_sets(chapter)) == [0]  # this code's own runs first
 
 
 def _run_record(first_seed: int) -> dict:

@@ -143,3 +143,10 @@ def across_seed_sets(claim_id: str, records: dict[int, dict]) -> str:
     held = sum(v == "reproduced" for v in verdicts.values())
     each = "; ".join(f"{s}: {v}" for s, v in verdicts.items())
     return f"reproduced at {held} of {len(verdicts)} seed sets (first_seed {each})"
+
+
+def shown_seed_sets(chapter: runner.Chapter) -> dict[int, dict]:
+    """The seed sets the Results page shows: this code's own runs where there are any, otherwise
+    the stored records kept with the book (each says the commit that made it)."""
+    return seed_set_records(chapter) or stored_records(chapter.stem)
+

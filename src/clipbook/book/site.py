@@ -13,7 +13,7 @@ import pandas as pd
 from clipbook.book.api_pages import api_pages
 from clipbook.book.claims import ORIGIN_LABELS
 from clipbook.book.runner import BOOK, CHAPTERS_OUT, ROOT, chapters, read_record
-from clipbook.book.seed_sets import across_seed_sets, seed_set_records
+from clipbook.book.seed_sets import across_seed_sets, recorded_at, shown_seed_sets
 
 
 def _records() -> list[dict]:
@@ -21,7 +21,7 @@ def _records() -> list[dict]:
     for chapter in chapters():
         record = read_record(CHAPTERS_OUT / f"{chapter.stem}.ipynb")
         if record is not None:
-            out.append(record | {"stem": chapter.stem, "number": chapter.number, "seed_sets": seed_set_records(chapter)})
+            out.append(record | {"stem": chapter.stem, "number": chapter.number, "seed_sets": shown_seed_sets(chapter)})
     return out
 
 
@@ -100,8 +100,11 @@ def results_page(records: list[dict]) -> str:
                  "source, rule, measurement and, where it has one, diagnosis.\n")
     for r in records:
         parts.append(f"## Chapter {r['number']}: {r['run']['title']}\n")
-        also = ", ".join(map(str, r.get("seed_sets", {})))
-        also = f" Also run at first_seed {also}: each claim's verdicts there are listed beneath the table." if also else ""
+        sets = r.get("seed_sets", {})
+        stored = [s for s in sets.values() if "commit" in s]
+        also = f" (stored records, {recorded_at({i: s for i, s in enumerate(stored)})})" if stored else ""
+        also = (f" Also run at first_seed {', '.join(map(str, sets))}{also}: each claim's verdicts there are listed "
+                "beneath the table." if sets else "")
         parts.append(f"Source: [the chapter](chapters/{r['stem']}.ipynb), run at the "
                      f"`{r['run']['profile']}` profile.{also}\n")
         frame = pd.DataFrame([{"claim": f"**{c['id']}.** {c['statement']}", "claim of": ORIGIN_LABELS[c["origin"]],
