@@ -16,7 +16,7 @@ from table_check import notebook_problems
 from clipbook.book import runner
 from clipbook.book.claims import contradictions
 from clipbook.book.api_pages import api_pages
-from clipbook.book.prose import prose_problems
+from clipbook.book.prose import glued, prose_problems
 from clipbook.book.site import build_site
 
 CHAPTERS = runner.chapters()
@@ -57,11 +57,13 @@ def test_smoke_notebooks_pass_nbval(smoke_runs, tmp_path):
 def test_first_seed_draws_other_seeds(tmp_path):
     """A reader checks a result on fresh seeds with one parameter, not by editing the notebook."""
     chapter = runner.find_chapter("1")
-    measured = {}
+    measured, prose = {}, {}
     for first_seed in (0, 1000):
         out = runner.run(chapter, {"first_seed": first_seed}, profile="smoke", output=tmp_path / f"{first_seed}.ipynb",
                          progress=False)
         measured[first_seed] = [c["measured"] for c in runner.read_record(out)["claims"]]
+        prose[first_seed] = glued(json.loads(out.read_text()))
+    assert prose[0].keys() == prose[1000].keys() and prose[0] != prose[1000]  # the prose's numbers follow the run
     assert len(measured[0]) == len(measured[1000]) > 0
     # a rank correlation over the smoke profile's two-point sweeps can only be +-1 at any seed
     perfect_rank = re.compile(r"^-?1\.000 \[-?1\.000, -?1\.000\]$")
