@@ -401,7 +401,7 @@ prose.say(a_accuracy=ev(decided["a"], "CI of rho(SL) - rho(CLIP), accuracy"), d_
           f_fall=ev(decided["f"]), i_difference=ev(decided["i"]), g_fall=ev(decided["g"]), h_fall=ev(decided["h"]),
           recorded_at=seed_sets.recorded_at(other_sets), d_bias_sets=seed_sets.cited(other_sets, "d", fall),
           d_accuracy_sets=seed_sets.cited(other_sets, "d", gain),
-          **{f"{claim}_sets": seed_sets.cited(other_sets, claim) for claim in "fghi"})
+          **{f"{claim}_sets": seed_sets.cited(other_sets, claim) for claim in "efghi"})
 prose.say(j_gain=ev(decided["j"]), k_gain=ev(decided["k"]), e_subsampled=ev(decided["e"], 0),
           e_alone=ev(decided["e"], 1), e_why=decided["e"].why or "decided")
 
@@ -457,7 +457,8 @@ prose.say(digits=2, smallest_accuracy=rules["accuracy_bias"].smallest, rho_small
 # subsampling {glue:text}`own_pretrained_sub_accuracy`. Subsampling brings SL to the locked CLIP's
 # level (a difference of {glue:text}`e_subsampled`), as the paper finds; but the head alone already
 # comes close ({glue:text}`e_alone`), where Wen et al. find that it barely helps, and claim e is
-# *undecided*: {glue:text}`e_why`. One reason the head alone does better here: the pre-trained
+# *undecided*: {glue:text}`e_why`. On the other seed sets it measured {glue:text}`e_sets`. One
+# reason the head alone does better here: the pre-trained
 # tower learned on a balanced corpus of this very world, a closer fit to its classes than OpenAI's
 # encoder is to ImageNet's.
 #
