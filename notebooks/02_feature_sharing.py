@@ -88,7 +88,7 @@ from dataclasses import replace
 
 import matplotlib.pyplot as plt
 
-from clipbook import ClaimSet, SUMMARY, TrainConfig, ci_table, controls, plots, prose, seed_sets
+from clipbook import ClaimSet, SUMMARY, TrainConfig, ci_table, controls, plots, prose, records
 from clipbook.data import DetailWorld, DiversityWorld
 from clipbook.experiments import feature_sharing as fs
 from clipbook.experiments import feature_sharing_images as fsi
@@ -393,10 +393,10 @@ claims.history_table()
 # %% tags=["remove-cell"]
 final = image_sweep.results[image_sweep.results.step == image_sweep.results.step.max()]
 final_id = final.groupby("variant").id_accuracy.mean()
-other_sets = seed_sets.stored_records("02_feature_sharing")
+other_sets = records.stored("02_feature_sharing")
 prose.say(varied_share=f"{varied_p_spurious:.0%}", background_change=stats["background"],
-          h_gap=image_stats["caption_line_gap"], image_steps=image_steps, h_other_sets=seed_sets.cited(other_sets, "h"),
-          h_recorded_at=seed_sets.recorded_at(other_sets))
+          h_gap=image_stats["caption_line_gap"], image_steps=image_steps, h_other_sets=records.cited(other_sets, "h"),
+          h_recorded_at=records.recorded_at(other_sets))
 prose.say(digits=2, full_id=final_id[fsi.FULL], label_id=final_id[fsi.LABEL_ONLY])
 
 # %% [markdown]

@@ -66,7 +66,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from clipbook import ClaimSet, SUMMARY, TrainConfig, ci_table, controls, plots, prose, seed_sets
+from clipbook import ClaimSet, SUMMARY, TrainConfig, ci_table, controls, plots, prose, records
 from clipbook.data import ViewSpec
 from clipbook.experiments import conditioning
 
@@ -350,9 +350,9 @@ claims.history_table()
 # ## What it means
 
 # %% tags=["remove-cell"]
-other_sets = seed_sets.stored_records("03_pair_conditioning")
+other_sets = records.stored("03_pair_conditioning")
 prose.say(c_trend=stats["trend"], n_seeds=n_seeds, c_why=decided["c"].why or "decided",
-          c_other_sets=seed_sets.cited(other_sets, "c"), c_recorded_at=seed_sets.recorded_at(other_sets),
+          c_other_sets=records.cited(other_sets, "c"), c_recorded_at=records.recorded_at(other_sets),
           negatives=batch_size - 1)
 prose.say(digits=0, off_leap=switch["off_window"].mean, restart_fall=-switch["restart"].mean)
 

@@ -64,7 +64,7 @@ check_parameters("05_disentanglement", globals())
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from clipbook import ClaimSet, SUMMARY, TrainConfig, ci_table, controls, mean_ci, plots, prose, seed_sets
+from clipbook import ClaimSet, SUMMARY, TrainConfig, ci_table, controls, mean_ci, plots, prose, records
 from clipbook.data import CompositionWorld, training_pairs, unseen_compositions
 from clipbook.experiments import disentanglement, disentanglement_real
 
@@ -357,12 +357,12 @@ prose.say(**{f"codes_{m}": ", ".join(f"{v:.2f}" for v in control_scores.loc[m]) 
           n_failed=sum(not instruments[m].passed for m in disentanglement.PAPER_METRICS))
 
 # %% tags=["remove-cell"]
-ev, other_sets = prose.evidence, seed_sets.stored_records("05_disentanglement")
+ev, other_sets = prose.evidence, records.stored("05_disentanglement")
 _, p_families = disentanglement.family_differences(disentanglement.learned_text(results))
 prose.say(seed_range=prose.seed_range(first_seed, n_seeds), p_families=f"{p_families:.3f}",
           reference=ev(decided["a"], "CI of the reference's C-OoD accuracy"), e_gap=ev(decided["e"]),
-          e_why=decided["e"].why or "decided", e_other_sets=seed_sets.cited(other_sets, "e"),
-          e_recorded_at=seed_sets.recorded_at(other_sets), dcimig_all=ev(decided["b"], "dcimig"),
+          e_why=decided["e"].why or "decided", e_other_sets=records.cited(other_sets, "e"),
+          e_recorded_at=records.recorded_at(other_sets), dcimig_all=ev(decided["b"], "dcimig"),
           dcimig_fixed=ev(decided["d"], "dcimig"), dcimig_frozen=ev(decided["f"], "dcimig"),
           frozen_gap=ev(decided["f"], "CI of the paired difference in C-OoD accuracy"), rank=ev(decided["g"]),
           z_rise=ev(decided["h"]))

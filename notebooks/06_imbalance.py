@@ -70,7 +70,7 @@ from dataclasses import replace
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from clipbook import ClaimSet, SUMMARY, TrainConfig, ci_table, controls, plots, prose, seed_sets
+from clipbook import ClaimSet, SUMMARY, TrainConfig, ci_table, controls, plots, prose, records
 from clipbook.data import ImbalanceWorld, loglog_slope
 from clipbook.experiments import imbalance
 
@@ -395,13 +395,13 @@ prose.say(**{name: f"{value:.0%}" for name, value in tails.items()})
 
 # %% tags=["remove-cell"]
 ev, fall, gain = prose.evidence, "CI of the fall in rho of predictions", "CI of the accuracy gain"
-other_sets = seed_sets.stored_records("06_imbalance")
+other_sets = records.stored("06_imbalance")
 prose.say(a_accuracy=ev(decided["a"], "CI of rho(SL) - rho(CLIP), accuracy"), d_bias=ev(decided["d"], fall),
           a_predictions=ev(decided["a"], "CI of rho(SL) - rho(CLIP), predictions"), d_accuracy=ev(decided["d"], gain),
           f_fall=ev(decided["f"]), i_difference=ev(decided["i"]), g_fall=ev(decided["g"]), h_fall=ev(decided["h"]),
-          recorded_at=seed_sets.recorded_at(other_sets), d_bias_sets=seed_sets.cited(other_sets, "d", fall),
-          d_accuracy_sets=seed_sets.cited(other_sets, "d", gain),
-          **{f"{claim}_sets": seed_sets.cited(other_sets, claim) for claim in "efghi"})
+          recorded_at=records.recorded_at(other_sets), d_bias_sets=records.cited(other_sets, "d", fall),
+          d_accuracy_sets=records.cited(other_sets, "d", gain),
+          **{f"{claim}_sets": records.cited(other_sets, claim) for claim in "efghi"})
 prose.say(j_gain=ev(decided["j"]), k_gain=ev(decided["k"]), e_subsampled=ev(decided["e"], 0),
           e_alone=ev(decided["e"], 1), e_why=decided["e"].why or "decided")
 

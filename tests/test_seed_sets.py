@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from clipbook.book import cli, runner, seed_sets, site
+from clipbook.book import cli, records, runner, seed_sets, site
 
 
 def _record(verdicts: dict[str, str]) -> dict:
@@ -50,7 +50,7 @@ def test_seed_sets_run_the_default_at_other_first_seeds(monkeypatch):
     monkeypatch.setattr(runner, "run", lambda chapter, overrides, **kw: calls.append((overrides, kw["output"].name))
                         or kw["output"])
     monkeypatch.setattr(runner, "read_record", lambda notebook: {"from": notebook.name})
-    monkeypatch.setattr(seed_sets, "store", lambda chapter, s, record: stored.append((s, record["from"])))
+    monkeypatch.setattr(records, "store", lambda stem, s, record: stored.append((s, record["from"])))
     seed_sets.run_seed_sets(runner.find_chapter("1"), 2)
     assert calls == [({"first_seed": 0}, "01_intra_class_contrasting.seeds-0.ipynb"),
                      ({"first_seed": 1000}, "01_intra_class_contrasting.seeds-1000.ipynb")]
@@ -81,10 +81,10 @@ def test_the_results_page_lists_each_claim_s_verdicts_at_other_seed_sets():
 
 def test_the_results_page_shows_stored_records_where_this_code_has_no_seed_set_runs(tmp_path, monkeypatch):
     chapter = runner.find_chapter("6")
-    monkeypatch.setattr(seed_sets, "RECORDS", tmp_path)
+    monkeypatch.setattr(records, "RECORDS", tmp_path)
     monkeypatch.setattr(seed_sets, "seed_set_records", lambda chapter: {})
     assert seed_sets.shown_seed_sets(chapter) == {}
-    seed_sets.store(chapter, 1000, _run_record(1000))
+    records.store(chapter.stem, 1000, _run_record(1000))
     assert list(seed_sets.shown_seed_sets(chapter)) == [1000]
     monkeypatch.setattr(seed_sets, "seed_set_records", lambda chapter: {0: {"claims": []}})
     assert list(seed_sets.shown_seed_sets(chapter)) == [0]  # this code's own runs first
@@ -100,31 +100,31 @@ def _run_record(first_seed: int) -> dict:
 def test_a_seed_set_run_stores_its_claims_with_the_book_and_the_prose_cites_them(tmp_path):
     chapter = runner.find_chapter("6")
     for s in (0, 1000):
-        path = seed_sets.store(chapter, s, _run_record(s), folder=tmp_path)
+        path = records.store(chapter.stem, s, _run_record(s), folder=tmp_path)
         assert path == tmp_path / f"06_imbalance.seeds-{s}.json"
-    stored = seed_sets.stored_records("06_imbalance", folder=tmp_path)
+    stored = records.stored("06_imbalance", folder=tmp_path)
     assert list(stored) == [0, 1000] and "environment" not in stored[0] and "power" not in stored[0]["claims"][0]
     assert stored[0]["commit"] and stored[0]["finished"].startswith("2026-12-06") and stored[0]["cache_key"] == "abc"
-    assert seed_sets.cited(stored, "g", "CI of the gap") == (
+    assert records.cited(stored, "g", "CI of the gap") == (
         "0.050 [0.010, 0.090] at first_seed 0 (reproduced); 0.060 [0.010, 0.090] at first_seed 1000 (reproduced)")
-    assert seed_sets.cited(stored, "g").startswith("0.050 [0.010, 0.090] at first_seed 0")  # the measured text
-    assert seed_sets.cited(stored, "x") == "claim x not stated at first_seed 0; claim x not stated at first_seed 1000"
-    assert seed_sets.cited({}, "g") == "nothing (no other seed set is recorded)"
+    assert records.cited(stored, "g").startswith("0.050 [0.010, 0.090] at first_seed 0")  # the measured text
+    assert records.cited(stored, "x") == "claim x not stated at first_seed 0; claim x not stated at first_seed 1000"
+    assert records.cited({}, "g") == "nothing (no other seed set is recorded)"
     with pytest.raises(KeyError, match="CI of the gap"):
-        seed_sets.cited(stored, "g", "another statistic")
-    assert seed_sets.recorded_at(stored) == f"made at commit {stored[0]['commit']}"
-    assert seed_sets.recorded_at({}) == "none stored yet"
+        records.cited(stored, "g", "another statistic")
+    assert records.recorded_at(stored) == f"made at commit {stored[0]['commit']}"
+    assert records.recorded_at({}) == "none stored yet"
 
 
 def test_a_new_stored_record_makes_the_default_run_stale_but_never_a_seed_set_run(tmp_path, monkeypatch):
     """The default run's prose cites the stored records, so a new one reruns it; a seed-set run
     does not cite itself, so storing one never makes another seed set stale."""
-    monkeypatch.setattr(seed_sets, "RECORDS", tmp_path)
+    monkeypatch.setattr(records, "RECORDS", tmp_path)
     chapter = runner.find_chapter("6")
     seed_set = chapter.resolve({"first_seed": 1000})
-    assert seed_sets.is_seed_set_run(chapter, seed_set) and not seed_sets.is_seed_set_run(chapter, {})
-    assert not seed_sets.is_seed_set_run(chapter, chapter.resolve({"first_seed": 7}))
+    assert records.is_seed_set_run(chapter, seed_set) and not records.is_seed_set_run(chapter, {})
+    assert not records.is_seed_set_run(chapter, chapter.resolve({"first_seed": 7}))
     before = runner.cache_key(chapter, {}), runner.cache_key(chapter, seed_set)
-    seed_sets.store(chapter, 0, _run_record(0))
+    records.store(chapter.stem, 0, _run_record(0))
     assert runner.cache_key(chapter, {}) != before[0]
     assert runner.cache_key(chapter, seed_set) == before[1]

@@ -45,7 +45,7 @@ __getattr__, __all__ = lazy_exports(__name__, {
     "ClaimSet": "clipbook.book.claims", "SUMMARY": "clipbook.book.claims", "check_parameters": "clipbook.book.runner",
     "TrainConfig": "clipbook.training.loop", "ci_table": "clipbook.evaluate.stats", "mean_ci": "clipbook.evaluate.stats",
     "controls": "clipbook.evaluate.controls", "plots": "clipbook.plots", "prose": "clipbook.book.prose",
-    "seed_sets": "clipbook.book.seed_sets",
+    "records": "clipbook.book.records",
 })
 """What every chapter uses: the claims table, parameter checks, the training configuration, tables
 with intervals, the instruments' controls, the figures and the numbers its prose cites."""

@@ -1,6 +1,6 @@
 """The book machinery: execute chapters with validated parameters (``runner``), the command line
 (``cli``), claims and their verdicts (``claims``), numbers glued into a chapter's prose
-(``prose``), other seed sets and their stored records (``seed_sets``), the website (``site``),
+(``prose``), other seed sets (``seed_sets``) and their stored records (``records``), the website (``site``),
 performance figures (``bench``)."""
 
 from clipbook.exports import lazy_exports  # noqa: E402

@@ -5,7 +5,7 @@ A code cell computes the numbers its "What it means" section talks about and han
 markdown cites them as ``{glue:text}`name```, so rerunning a chapter at other parameters rewrites
 its prose, and a hand-typed result number cannot drift from its run (``tests/test_prose_numbers.py``
 refuses one). Numbers of other seed sets come from their stored records
-(:func:`clipbook.book.seed_sets.stored_records`), never from memory.
+(:func:`clipbook.book.records.stored`), never from memory.
 """
 
 from __future__ import annotations

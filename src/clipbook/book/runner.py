@@ -31,20 +31,16 @@ from typing import Any
 import jupytext
 import nbformat
 
+from clipbook.book import records
 from clipbook.book.figures import add_alt_text
 from clipbook.book.overview import add_overview
 from clipbook.book.claims import RESULTS_ENV
 from clipbook.book.parameters import Parameter, ParameterError, load_parameter_file, parse_parameters
+from clipbook.book.paths import BOOK, CHAPTERS_OUT, NOTEBOOKS, PACKAGE_DIR, ROOT, RUNS_OUT  # noqa: F401 (the runner's API)
 from clipbook.exports import declared_exports
 from clipbook.book.workspace import (STALE, _atomic_write_text, check_published, clear_stale_runs, input_digest,
                                     resolve_path)
 
-PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the clipbook package
-ROOT = Path(os.environ.get("CLIPBOOK_ROOT") or PACKAGE_DIR.parents[1])
-NOTEBOOKS = ROOT / "notebooks"
-BOOK = ROOT / "book"
-CHAPTERS_OUT = BOOK / "chapters"
-RUNS_OUT = ROOT / "runs"
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 ENFORCE = "enforce_claims"
 """The parameter that makes a run fail when a verdict differs from what the chapter's text reports."""
@@ -239,11 +235,9 @@ def cache_key(chapter: Chapter, parameters: dict[str, Any]) -> str:
     (:func:`input_digest`), the library code it can execute (:func:`chapter_code`), the versions
     it runs on (:func:`environment_key`) and, except for a seed-set run itself, the stored
     seed-set records its prose cites (so that storing one never makes another seed set stale)."""
-    from clipbook.book import seed_sets  # it builds on this module
-
     h = hashlib.sha256()
-    if not seed_sets.is_seed_set_run(chapter, parameters):
-        h.update(seed_sets.records_digest(chapter.stem).encode())
+    if not records.is_seed_set_run(chapter, parameters):
+        h.update(records.digest(chapter.stem).encode())
     h.update(chapter.source.read_bytes())
     h.update(json.dumps(parameters, sort_keys=True).encode())
     inputs = {name: input_digest(value) for name, p in chapter.parameters.items()

@@ -13,7 +13,8 @@ import pandas as pd
 from clipbook.book.api_pages import api_pages
 from clipbook.book.claims import ORIGIN_LABELS
 from clipbook.book.runner import BOOK, CHAPTERS_OUT, ROOT, chapters, read_record
-from clipbook.book.seed_sets import across_seed_sets, recorded_at, shown_seed_sets
+from clipbook.book.records import recorded_at
+from clipbook.book.seed_sets import across_seed_sets, shown_seed_sets
 
 
 def _records() -> list[dict]:

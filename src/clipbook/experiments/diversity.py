@@ -242,8 +242,7 @@ def final_id_accuracy(final_rows: pd.DataFrame, model: Model) -> float:
 
 
 def smallest_clip_accuracy(final_rows: pd.DataFrame) -> float:
-    """Mean final ID accuracy of the zero-shot CLIPs on the smallest diverse set (the size
-    factor tests nothing if they stay near chance)."""
+    """The zero-shot CLIPs' mean final ID accuracy on the smaller diverse set (the size test's floor)."""
     return final_id_accuracy(final_rows, FACTORS["training set size"][1])
 
 
