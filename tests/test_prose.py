@@ -16,6 +16,7 @@ def test_values_read_as_prose_says_them():
     assert prose.text(Interval(0.0031, -0.0072, 0.0094, 5)) == "0.003 [-0.007, 0.009]"
     assert prose.text(0.56789, digits=2) == "0.57" and prose.text(7) == "7" and prose.text("1/32") == "1/32"
     assert prose.text(float("nan")) == "n/a"  # never a float's internals
+    assert prose.text(-0.0004) == "0.000"  # nor a negative zero
     assert prose.interval(Interval(0.1, 0.05, 0.15, 3)) == "[0.050, 0.150]"
     assert prose.seed_range(5000, 5) == "5000 to 5004"
     with pytest.raises(TypeError):

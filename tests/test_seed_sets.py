@@ -110,6 +110,9 @@ def test_a_seed_set_run_stores_its_claims_with_the_book_and_the_prose_cites_them
     assert records.cited(stored, "g").startswith("0.050 [0.010, 0.090] at first_seed 0")  # the measured text
     assert records.cited(stored, "x") == "claim x not stated at first_seed 0; claim x not stated at first_seed 1000"
     assert records.cited({}, "g") == "nothing (no other seed set is recorded)"
+    near_zero = {0: {"claims": [{"id": "h", "verdict": "not reproduced", "measured": "",
+                                 "evidence": [{"name": "gap", "mean": -0.0002, "lo": -0.012, "hi": 0.012}]}]}}
+    assert records.cited(near_zero, "h", "gap") == "0.000 [-0.012, 0.012] at first_seed 0 (not reproduced)"
     with pytest.raises(KeyError, match="CI of the gap"):
         records.cited(stored, "g", "another statistic")
     assert records.recorded_at(stored) == f"made at commit {stored[0]['commit']}"

@@ -38,7 +38,7 @@ def text(value: object, digits: int = DIGITS) -> str:
                         f"{type(value).__name__}")
     if isinstance(value, Integral):
         return str(int(value))
-    return "n/a" if not math.isfinite(value) else f"{value:.{digits}f}"
+    return "n/a" if not math.isfinite(value) else f"{round(value, digits) + 0.0:.{digits}f}"  # never "-0.000"
 
 
 def interval(value: Interval, digits: int = DIGITS) -> str:

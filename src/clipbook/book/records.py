@@ -88,7 +88,8 @@ def cited(records: dict[int, dict], claim_id: str, evidence: str | None = None, 
             if e is None:
                 raise KeyError(f"claim {claim_id} at first_seed {s} has no statistic {evidence!r}; it has "
                                f"{[e['name'] for e in claim['evidence']]}")
-            measured = f"{e['mean']:.{digits}f} [{e['lo']:.{digits}f}, {e['hi']:.{digits}f}]"
+            mean, lo, hi = (f"{round(e[k], digits) + 0.0:.{digits}f}" for k in ("mean", "lo", "hi"))  # no "-0.000"
+            measured = f"{mean} [{lo}, {hi}]"
         parts.append(f"{measured} at first_seed {s} ({claim['verdict']})")
     return "; ".join(parts) if parts else "nothing (no other seed set is recorded)"
 
