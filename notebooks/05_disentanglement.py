@@ -348,7 +348,8 @@ claims.history_table()
 
 # %% tags=["remove-cell"]
 named = {f"frozen {t} text": f"{t}_text" for t in text_towers if t != "learned"}
-for knob, pick, name in (("coverage", min, "low_coverage"), ("dependence", max, "dependent"), ("p_mention", min, "sparse")):
+for knob, pick, name in (("coverage", min, "low_coverage"), ("dependence", max, "dependent"),
+                         ("p_mention", min, "sparse")):
     varied = [r for r in runs if getattr(r, knob) != getattr(runs[0], knob)]  # runs[0] is the reference
     named |= {pick(varied, key=lambda r: getattr(r, knob)).family: name} if varied else {}
 prose.say(digits=2, chance=float(results.chance.iloc[0]), **prose.means(results, "family", ["composition"], named))

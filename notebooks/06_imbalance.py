@@ -49,7 +49,7 @@ attribute_described: float = 1.0  # P(an informative caption names its class's a
 descriptive: float = 1.0  # P(a nuisance-detail caption names each detail of its image: claim d's control) {min 0, max 1}
 data_fractions: list[float] = [0.03125, 0.0625, 0.125, 0.25, 0.5]  # smaller data sets of the data-scale sweep, as shares of n_train (claim f reads the smallest against all) {above 0, below 1, non-empty}
 trim_tail: int = 20  # the rarest classes cut to tail_cap training examples {min 1, max 2500}
-n_pretrain: int = 40000  # pairs the trim-tail text tower is pre-trained on: the same world, balanced over its classes, disjoint from the training data {min 100, max 20_000_000}
+n_pretrain: int = 40000  # pairs trim-tail's text tower is pre-trained on (same world, balanced, disjoint from training) {min 100, max 20_000_000}
 tail_cap: int = 1  # training examples left to each trimmed class {min 0, max 1_000_000}
 tail_share: float = 0.2  # "tail accuracy" averages the rarest share of the classes {above 0, max 1}
 open_adjectives: int = 90  # adjectives of open-world classes, trained on and never tested (90 makes ten times the classes, as in Wen et al.'s Fig. 6a) {min 1, max 1000}
@@ -379,13 +379,14 @@ claims.finish(enforce=enforce_claims, not_reproduced=not_reproduced, undecided=u
 # ## What it means
 
 # %% tags=["remove-cell"]
-CLIP, SL, rhos, smallest = imbalance.CLIP, imbalance.SL, ["rho_accuracy", "rho_predictions", "accuracy"], min(data_fractions)
-methods = {CLIP: "clip", SL: "sl"}
+CLIP, SL, smallest = imbalance.CLIP, imbalance.SL, min(data_fractions)
+rhos, methods = ["rho_accuracy", "rho_predictions", "accuracy"], {CLIP: "clip", SL: "sl"}
 prose.say(digits=2, **prose.means(results, "method", rhos, methods | {subsampled: "subsampled"}, "main"),
           **prose.means(captions, "captions", rhos, {imbalance.NAMES: "names", imbalance.INFORMATIVE: "informative",
                                                      imbalance.NUISANCE: "nuisance"}),
           **prose.means(scale[scale.fraction == smallest], "method", ["rho_accuracy"], methods, "smallest"),
-          **prose.means(closed, "method", rhos, methods, "closed"), **prose.means(opened, "method", rhos, methods, "open"))
+          **prose.means(closed, "method", rhos, methods, "closed"),
+          **prose.means(opened, "method", rhos, methods, "open"))
 prose.say(**prose.means(large, "method", ["rho_predictions"], {SL: "sl", subsampled: "subsampled"}, "large"))
 arms = {imbalance.SCRATCH: "scratch", imbalance.LOCKED: "locked", SL: "sl", imbalance.PRETRAINED: "pretrained",
         imbalance.pretrained_subsampled(min(vocab_sizes)): "pretrained_sub"}
