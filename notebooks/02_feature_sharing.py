@@ -256,9 +256,10 @@ plt.show()
 # (the label-only models learn the class much faster, so only there are the lines read between
 # comparable models). The interval resamples seeds, since one run's checkpoints are not
 # independent. The claim (h below) is that the full captions' line lies above. The experiment
-# takes most of the chapter's time: eight small CLIPs of 800 steps each. (A first version ran five
-# seeds at batch 128 and took six minutes on two cores, over the chapter's budget of four; the
-# batch was halved and a seed dropped before the run reported below.)
+# takes most of the chapter's time: {glue:text}`image_models` small CLIPs of
+# {glue:text}`image_steps` steps each. (A first version ran five seeds at batch 128 and took six
+# minutes on two cores, over the chapter's budget of four; the batch was halved and a seed dropped
+# before the run reported below.)
 
 # %%
 image_world = DiversityWorld(n_train=image_n_train, n_test=image_n_test)
@@ -395,8 +396,8 @@ final = image_sweep.results[image_sweep.results.step == image_sweep.results.step
 final_id = final.groupby("variant").id_accuracy.mean()
 other_sets = records.stored("02_feature_sharing")
 prose.say(varied_share=f"{varied_p_spurious:.0%}", background_change=stats["background"],
-          h_gap=image_stats["caption_line_gap"], image_steps=image_steps, h_other_sets=records.cited(other_sets, "h"),
-          h_recorded_at=records.recorded_at(other_sets))
+          h_gap=image_stats["caption_line_gap"], image_steps=image_steps, image_models=2 * n_image_seeds,
+          h_other_sets=records.cited(other_sets, "h"), h_recorded_at=records.recorded_at(other_sets))
 prose.say(digits=2, full_id=final_id[fsi.FULL], label_id=final_id[fsi.LABEL_ONLY])
 
 # %% [markdown]
