@@ -402,7 +402,7 @@ confirmed = [sd for sd in spreads if equivalence_power(sd, n_seeds, margin) >= 0
 prose.say(digits=2, f_power=decided["f"].power,
           **{f"{name}_id": diversity.final_id_accuracy(final, model) for name, model in models.items()})
 other_sets = records.stored("04_diversity")
-prose.say(recorded_at=records.recorded_at(other_sets), **{f"{c}_sets": records.cited(other_sets, c) for c in "acf"})
+prose.say(recorded_at=records.recorded_at(other_sets), **{f"{c}_sets": records.cited(other_sets, c) for c in "abcf"})
 prose.say(class_named=f"{world.p_class:.0%}", margin=f"{margin:g}", main_floor=f"{diversity.MAIN_FLOOR:g}",
           size_floor=f"{diversity.SIZE_FLOOR:g}", seed_range=prose.seed_range(first_seed, n_seeds), n_seeds=n_seeds,
           steps=steps, train_seconds=f"{sweep.seconds:.0f}", confirmed_spread=f"{max(confirmed, default=0):g}")
@@ -442,9 +442,10 @@ prose.say(class_named=f"{world.p_class:.0%}", margin=f"{margin:g}", main_floor=f
 # reader who prefers the paper's reading has its numbers in the table above it.
 #
 # **Other seed sets.** This run repeated at first_seed 0, 1000 and 2000 (stored records,
-# {glue:text}`recorded_at`) gives the distribution's effect (claim a) {glue:text}`a_sets`;
-# language at training time (claim c) {glue:text}`c_sets`; and language with the loss (claim f)
-# {glue:text}`f_sets`. Earlier versions of this chapter, under the earlier two-way rules, had
+# {glue:text}`recorded_at`) gives the distribution's effect (claim a) {glue:text}`a_sets`; size
+# (claim b) {glue:text}`b_sets`; language at training time (claim c) {glue:text}`c_sets`; and
+# language with the loss (claim f) {glue:text}`f_sets`. The Results page lists every claim's
+# verdict on each set. Earlier versions of this chapter, under the earlier two-way rules, had
 # already seen claims c and f move between seed sets.
 #
 # **Diversity or coverage.** {numref}`fig-ch4-coverage` answers the reader's question. Diversity

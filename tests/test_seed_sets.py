@@ -50,7 +50,7 @@ def test_seed_sets_run_the_default_at_other_first_seeds(monkeypatch):
     monkeypatch.setattr(runner, "run", lambda chapter, overrides, **kw: calls.append((overrides, kw["output"].name))
                         or kw["output"])
     monkeypatch.setattr(runner, "read_record", lambda notebook: {"from": notebook.name})
-    monkeypatch.setattr(records, "store", lambda stem, s, record: stored.append((s, record["from"])))
+    monkeypatch.setattr(records, "store", lambda stem, s, record, commit: stored.append((s, record["from"])))
     seed_sets.run_seed_sets(runner.find_chapter("1"), 2)
     assert calls == [({"first_seed": 0}, "01_intra_class_contrasting.seeds-0.ipynb"),
                      ({"first_seed": 1000}, "01_intra_class_contrasting.seeds-1000.ipynb")]
@@ -117,6 +117,8 @@ def test_a_seed_set_run_stores_its_claims_with_the_book_and_the_prose_cites_them
         records.cited(stored, "g", "another statistic")
     assert records.recorded_at(stored) == f"made at commit {stored[0]['commit']}"
     assert records.recorded_at({}) == "none stored yet"
+    given = records.store("06_imbalance", 2000, _run_record(2000), folder=tmp_path, commit="abc1234")
+    assert json.loads(given.read_text())["commit"] == "abc1234"  # the commit the run started at
 
 
 def test_a_new_stored_record_makes_the_default_run_stale_but_never_a_seed_set_run(tmp_path, monkeypatch):

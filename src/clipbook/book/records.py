@@ -28,7 +28,7 @@ def is_seed_set_run(chapter, parameters: dict) -> bool:
     return any(parameters == chapter.resolve({"first_seed": s}) for s in SEED_SETS)
 
 
-def _commit() -> str:
+def current_commit() -> str:
     """The commit the code was run at ("abc1234+" when the work tree had changes); "unknown"
     outside a git checkout."""
     try:
@@ -45,13 +45,14 @@ def path(stem: str, first_seed: int, folder: Path | None = None) -> Path:
     return (folder or RECORDS) / f"{stem}.seeds-{first_seed}.json"
 
 
-def store(stem: str, first_seed: int, record: dict, folder: Path | None = None) -> Path:
+def store(stem: str, first_seed: int, record: dict, folder: Path | None = None, commit: str | None = None) -> Path:
     """Keep a seed-set run's claims with the book: verdicts, measured statistics and evidence, the
-    run's cache key and finish time, and the commit that made it (the rest of the run record, its
-    environment and parameters, stays beside the executed notebook)."""
+    run's cache key and finish time, and the commit that made it (``commit``, taken when the run
+    started; the current one by default). The rest of the run record, its environment and
+    parameters, stays beside the executed notebook."""
     keep = ("id", "verdict", "measured", "evidence", "reproduced", "why")
     run = record.get("run", {})
-    stored_record = {"chapter": record["chapter"], "first_seed": first_seed, "commit": _commit(),
+    stored_record = {"chapter": record["chapter"], "first_seed": first_seed, "commit": commit or current_commit(),
                      "finished": run.get("finished") or datetime.now(timezone.utc).isoformat(timespec="seconds"),
                      "cache_key": run.get("cache_key", ""),
                      "claims": [{k: c[k] for k in keep if k in c} for c in record["claims"]]}

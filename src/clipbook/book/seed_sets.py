@@ -30,9 +30,10 @@ def run_seed_sets(chapter: runner.Chapter, n: int, *, force: bool = False, progr
     check_count(n)
     outs = []
     for s in SEED_SETS[:n]:
+        commit = records.current_commit()  # the code the run starts with, whatever is committed while it runs
         outs.append(runner.run(chapter, {"first_seed": s}, output=seed_set_output(chapter, s), force=force,
                                progress=progress))
-        records.store(chapter.stem, s, runner.read_record(outs[-1]))
+        records.store(chapter.stem, s, runner.read_record(outs[-1]), commit=commit)
     return outs
 
 
