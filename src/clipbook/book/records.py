@@ -15,7 +15,9 @@ import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
+from clipbook.book import prose
 from clipbook.book.paths import RECORDS, ROOT
+from clipbook.evaluate.stats import Interval
 
 SEED_SETS = (0, 1000, 2000)
 """The first seeds of the extra seed sets, in the order they are run."""
@@ -89,8 +91,7 @@ def cited(records: dict[int, dict], claim_id: str, evidence: str | None = None, 
             if e is None:
                 raise KeyError(f"claim {claim_id} at first_seed {s} has no statistic {evidence!r}; it has "
                                f"{[e['name'] for e in claim['evidence']]}")
-            mean, lo, hi = (f"{round(e[k], digits) + 0.0:.{digits}f}" for k in ("mean", "lo", "hi"))  # no "-0.000"
-            measured = f"{mean} [{lo}, {hi}]"
+            measured = prose.text(Interval(e["mean"], e["lo"], e["hi"], e.get("n", 0)), digits)
         parts.append(f"{measured} at first_seed {s} ({claim['verdict']})")
     return "; ".join(parts) if parts else "nothing (no other seed set is recorded)"
 

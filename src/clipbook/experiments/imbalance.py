@@ -138,11 +138,8 @@ def run_sweep(world: ImbalanceWorld, seeds: Sequence[int], runs: Sequence[Varian
         raise ValueError("a frozen CLIP head has rows for the tested classes only; run it without open_adjectives")
     started = time.perf_counter()
     device = device or default_device()
-    train = stack_batches([sample(world, s, "train", n_train) for s in seeds], device)
-    test = stack_batches([sample(world, s, "id", n_test) for s in seeds], device)
-    counts = torch.stack([torch.bincount(y, minlength=world.n_trained_classes) for y in train.y])
+    train, test, counts, prompts = _draw(world, seeds, n_train, n_test, device)
     tested = slice(0, world.n_classes)
-    prompts = world.class_names().to(device).expand(len(seeds), -1, -1)
     if any(run.name == CLIP or run.frozen_head for run in runs):
         clip = train_mmcl(train, embed_dim, config, desc=CLIP)
         clip_head = linear.encode(clip["text"], prompts)
@@ -151,12 +148,29 @@ def run_sweep(world: ImbalanceWorld, seeds: Sequence[int], runs: Sequence[Varian
         if run.name == CLIP:
             logits = torch.bmm(test.x, linear_head(clip, prompts).transpose(1, 2))
         else:
-            weights = sampling_weights(counts, run.weighting) if run.weighting else None
-            params = train_prototype_sl(train, world.n_trained_classes, embed_dim, config, vocab_size=run.vocab_size,
-                                        weights=weights, head=clip_head if run.frozen_head else None, desc=run.name)
-            logits = prototype_logits(params, test.x, clip_head if run.frozen_head else None)[..., tested]
+            logits = _sl_logits(run, train, test, counts, embed_dim, config, clip_head if run.frozen_head else None)
+            logits = logits[..., tested]
         _score(run, seeds, logits, test.y, counts[:, tested], tail_share, rows, per_class)
     return Sweep(pd.DataFrame(rows), time.perf_counter() - started, pd.concat(per_class, ignore_index=True))
+
+
+def _draw(world: ImbalanceWorld, seeds: Sequence[int], n_train: int, n_test: int, device: torch.device):
+    """Every seed's training and test sets (stacked), training counts per trained class, and the
+    class-name prompts of the tested classes."""
+    train = stack_batches([sample(world, s, "train", n_train) for s in seeds], device)
+    test = stack_batches([sample(world, s, "id", n_test) for s in seeds], device)
+    counts = torch.stack([torch.bincount(y, minlength=world.n_trained_classes) for y in train.y])
+    return train, test, counts, world.class_names().to(device).expand(len(seeds), -1, -1)
+
+
+def _sl_logits(run: Variant, train, test, counts: torch.Tensor, embed_dim: int, config: TrainConfig,
+               head: torch.Tensor | None) -> torch.Tensor:
+    """One SL variant trained on ``train`` (subsampled as the variant asks, on a fixed ``head`` if
+    given) and its test logits over every trained class."""
+    weights = sampling_weights(counts, run.weighting) if run.weighting else None
+    params = train_prototype_sl(train, counts.shape[1], embed_dim, config, vocab_size=run.vocab_size,
+                                weights=weights, head=head, desc=run.name)
+    return prototype_logits(params, test.x, head)
 
 
 def _score(run: Variant, seeds: Sequence[int], logits: torch.Tensor, labels: torch.Tensor, counts: torch.Tensor,
@@ -187,10 +201,7 @@ def trim_sweep(world: ImbalanceWorld, seeds: Sequence[int], *, vocab_size: int, 
         raise ValueError("trim-tail scores the tested classes only; run it without open_adjectives")
     started = time.perf_counter()
     device = device or default_device()
-    train = stack_batches([sample(world, s, "train", n_train) for s in seeds], device)
-    test = stack_batches([sample(world, s, "id", n_test) for s in seeds], device)
-    counts = torch.stack([torch.bincount(y, minlength=world.n_classes) for y in train.y])
-    prompts = world.class_names().to(device).expand(len(seeds), -1, -1)
+    train, test, counts, prompts = _draw(world, seeds, n_train, n_test, device)
     corpus = stack_batches([sample(world, s, "pretrain", n_pretrain) for s in seeds], device)
     text = train_mmcl(corpus, embed_dim, config, desc="pre-training")["text"]
     head = linear.encode(text, prompts)
@@ -201,11 +212,8 @@ def trim_sweep(world: ImbalanceWorld, seeds: Sequence[int], *, vocab_size: int, 
         _score(Variant(name), seeds, logits, test.y, counts, tail_share, rows, per_class)
     for run in (Variant(SL), Variant(PRETRAINED, frozen_head=True),
                 Variant(pretrained_subsampled(vocab_size), vocab_size, weighting, True)):
-        weights = sampling_weights(counts, run.weighting) if run.weighting else None
-        fixed = head if run.frozen_head else None
-        params = train_prototype_sl(train, world.n_classes, embed_dim, config, vocab_size=run.vocab_size,
-                                    weights=weights, head=fixed, desc=run.name)
-        _score(run, seeds, prototype_logits(params, test.x, fixed), test.y, counts, tail_share, rows, per_class)
+        logits = _sl_logits(run, train, test, counts, embed_dim, config, head if run.frozen_head else None)
+        _score(run, seeds, logits, test.y, counts, tail_share, rows, per_class)
     return Sweep(pd.DataFrame(rows), time.perf_counter() - started, pd.concat(per_class, ignore_index=True))
 
 
