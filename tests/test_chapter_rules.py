@@ -82,22 +82,24 @@ def test_chapter_3_rules_and_decisions():
     assert {k: _bounds(v) for k, v in r.items()} == {
         "rise": ("Above", 1.0, 1.0, 2.0), "final": ("Below", 4.0, 4.0, 2.0), "collapse": ("Above", 2.0, 2.0, 3.0),
         "trend": ("Below", -0.5, -0.5, -1.0), "aligned": ("Above", 0.9, 0.9, 1.0), "falls": ("Below", -1.0, -1.0, -2.0),
-        "stays": ("Above", -0.1, -0.1, 0.0)}
+        "stays": ("Above", -0.1, -0.1, 0.0), "shift": ("Below", -0.5, -0.5, -1.0)}
     i = lambda m: Interval(m, m - 0.05, m + 0.05, 5)  # noqa: E731
     stats = {"rise": i(3.0), "clip_final": i(2.5), "collapse": i(5.0), "trend": i(-0.9), "aligned_at_peak": i(0.97),
-             "inside_trend": i(-0.9)}
+             "inside_trend": i(-0.9), "shift_trend": i(-0.9)}
     switch = {"clip_window": i(-2.0), "off_window": i(0.0), "restart": i(-3.0)}
-    decided = conditioning.decide(stats, switch, 4.0, 2.0, OK)
+    decided = conditioning.decide(stats, switch, 4.0, 2.0, OK, OK)
     assert {d.verdict for d in decided.values()} == {"reproduced"}
     for key, value, claim in (("rise", 0.5, "a"), ("clip_final", 5.0, "a"), ("collapse", 1.0, "b"), ("trend", 0.0, "c"),
-                              ("aligned_at_peak", 0.5, "d"), ("inside_trend", 0.0, "f")):
-        moved = conditioning.decide(stats | {key: i(value)}, switch, 4.0, 2.0, OK)
+                              ("aligned_at_peak", 0.5, "d"), ("inside_trend", 0.0, "f"), ("shift_trend", 0.0, "g")):
+        moved = conditioning.decide(stats | {key: i(value)}, switch, 4.0, 2.0, OK, OK)
         assert {k for k, d in moved.items() if d.verdict != "reproduced"} == {claim}, key
     for key, value in (("clip_window", 0.0), ("off_window", -1.0), ("restart", 0.0)):
-        moved = conditioning.decide(stats, switch | {key: i(value)}, 4.0, 2.0, OK)
+        moved = conditioning.decide(stats, switch | {key: i(value)}, 4.0, 2.0, OK, OK)
         assert {k for k, d in moved.items() if d.verdict != "reproduced"} == {"e"}, key
-    failed = conditioning.decide(stats, switch, 4.0, 2.0, FAILED)
-    assert {k for k, d in failed.items() if d.verdict != "reproduced"} == set("abcef")  # d reads no condition number
+    failed = conditioning.decide(stats, switch, 4.0, 2.0, FAILED, OK)
+    assert {k for k, d in failed.items() if d.verdict != "reproduced"} == set("abcefg")  # d reads no condition number
+    blind = conditioning.decide(stats, switch, 4.0, 2.0, OK, FAILED)
+    assert {k for k, d in blind.items() if d.verdict != "reproduced"} == {"g"}  # only g reads the matching accuracy
 
 
 def test_chapter_4_rules():
@@ -295,7 +297,7 @@ def _chapter_4_frames():
 def _decisions() -> list[str]:
     i = lambda m: Interval(m, m - 0.05, m + 0.05, 5)  # noqa: E731
     conditioning_stats = {"rise": i(3.0), "clip_final": i(2.5), "collapse": i(5.0), "trend": i(-0.9),
-                          "aligned_at_peak": i(0.97), "inside_trend": i(0.0)}
+                          "aligned_at_peak": i(0.97), "inside_trend": i(0.0), "shift_trend": i(-0.8)}
     switch = {"clip_window": i(-2.0), "off_window": i(0.0), "restart": i(-3.0)}
     results, history = _chapter_5_results()
     runs = [disentanglement.Setting(f, t, c, d, 1.0) for f, t, c, d in results[["family", "text", "coverage",
@@ -311,7 +313,7 @@ def _decisions() -> list[str]:
                                       control) | fs.caption_decisions({"core": UP, "spurious": DOWN, "background": FLAT,
                                                                       "all": FLAT})
             | {"h": fs.line_gap_decision(FLAT, control)},
-            "3": conditioning.decide(conditioning_stats, switch, 4.0, 2.0, control),
+            "3": conditioning.decide(conditioning_stats, switch, 4.0, 2.0, control, OK),
             "4": diversity.decide(effects, coverage, 0.05, 0.4, control),
             "5": disentanglement.decide(results, history, 0.75, runs, every),
             "6": imbalance.decide(*frames6[:5], frames6[0], *frames6[5:7], control),

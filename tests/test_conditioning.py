@@ -13,7 +13,9 @@ import torch
 
 from clipbook import plots
 from clipbook.data.views import ViewSpec, latent_spectrum, sample_views
+from clipbook.evaluate.spectral import matching_accuracy
 from clipbook.experiments import conditioning
+from clipbook.learners import paired_views
 from clipbook.training.loop import TrainConfig
 
 
@@ -105,7 +107,7 @@ def test_quadratic_quartic_optimum_is_the_balanced_one():
 
 def test_within_ball_only_shrinks_what_leaves_it():
     w = torch.stack([torch.full((2, 2), 0.1), torch.full((2, 2), 10.0)])
-    out = conditioning.within_ball(w, torch.tensor([1.0, 1.0]))
+    out = paired_views.within_ball(w, torch.tensor([1.0, 1.0]))
     torch.testing.assert_close(out[0], w[0])
     assert out[1].norm().item() == pytest.approx(1.0)
     torch.testing.assert_close(out[1] / out[1].norm(), w[1] / w[1].norm())
@@ -113,7 +115,7 @@ def test_within_ball_only_shrinks_what_leaves_it():
 
 def test_init_is_common_across_settings_and_small():
     spec = ViewSpec(latent_dim=2, dim_a=4, dim_b=5)
-    p = conditioning.init_encoders([0, 1], 3, spec, embed_dim=3, init_scale=0.01)
+    p = paired_views.init_encoders([0, 1], 3, spec, embed_dim=3, init_scale=0.01)
     assert p["image"].shape == (6, 3, 4) and p["text"].shape == (6, 3, 5)
     torch.testing.assert_close(p["image"][0], p["image"][2])
     torch.testing.assert_close(p["text"][1], p["text"][5])
@@ -223,7 +225,8 @@ def test_the_trend_orders_the_weights_below_clips_only():
     weights = [0.0, 0.03, 0.1, 0.3, 1.0]
     finals = {0: [9, 8, 7, 6, 0], 1: [6, 7, 8, 9, 0], 2: [7, 9, 8, 6, 0]}
     rows = [{"negatives": "outside", "kappa_z": 10.0, "neg_weight": w, "seed": seed, "log10_final": v,
-             "final": 10.0 ** v, "log10_peak": 2.0, "log10_start": 0.0, "alignment_at_peak": 0.9, "alignment": 1.0}
+             "final": 10.0 ** v, "log10_peak": 2.0, "log10_start": 0.0, "alignment_at_peak": 0.9, "alignment": 1.0,
+             "shifted_matching": 0.5}
             for seed, values in finals.items() for w, v in zip(weights, values)]
     stats = conditioning.claim_statistics(pd.DataFrame(rows))
     # seed 2: ranks of (7, 9, 8, 6) are (2, 4, 3, 1) against (1, 2, 3, 4): d^2 = 1 + 4 + 0 + 9 = 14,
@@ -247,3 +250,38 @@ def test_singular_value_curves_and_heatmap(tiny_sweep):
     plots.heatmap(tiny_sweep.results, "kappa_z", "neg_weight", "log10_final", ax=ax, fmt=".1f")
     assert len(ax.texts) == 3 and [t.get_text() for t in ax.get_xticklabels()] == ["0.0", "0.5", "1.0"]
     plt.close(fig)
+
+
+def test_the_shifted_world_unpairs_only_the_strongest_quarter():
+    """The caption view redraws the strongest quarter of the latent; the image view and every other
+    draw stay as they were (common random numbers with the unshifted world)."""
+    spec = ViewSpec(latent_dim=8, dim_a=16, dim_b=16, noise_std=0.0)
+    plain, shifted = (sample_views([s], [3], 2000, "ood") for s in (spec, spec.shifted()))
+    assert spec.shifted().unpaired == 2
+    torch.testing.assert_close(shifted.x_a, plain.x_a)
+    latent_b = shifted.x_b[0] @ torch.linalg.pinv(shifted.mixing_b[0]).T  # the caption's standardized latent
+    latent_a = plain.x_a[0] @ torch.linalg.pinv(plain.mixing_a[0]).T
+    agreement = (latent_a * latent_b).mean(0)
+    assert agreement[:2].abs().max() < 0.1 and agreement[2:].min() > 0.95
+    with pytest.raises(ValueError, match="unpaired"):
+        ViewSpec(latent_dim=4, unpaired=4)
+
+
+def test_matching_accuracy_counts_own_partners_first():
+    a = torch.eye(4).repeat(2, 1).unsqueeze(0)  # 8 samples, groups of 4: each row matches itself
+    assert matching_accuracy(a, a, 4).item() == 1.0
+    shuffled = a[:, [1, 0, 2, 3, 4, 5, 6, 7]]  # two of the first group's partners swapped
+    assert matching_accuracy(a, shuffled, 4).item() == 0.75
+    with pytest.raises(ValueError, match="no group"):
+        matching_accuracy(a, a, 16)
+
+
+def test_balanced_models_match_best_in_the_shifted_world(tiny_sweep):
+    """CLIP's balanced representation matches better than the collapsed positives-only one, in the
+    training world and in the shifted one, on every seed (the read-out claim g rests on)."""
+    results = tiny_sweep.results[tiny_sweep.results.negatives == "outside"]
+    for column in ("matching", "shifted_matching"):
+        table = results.pivot(index="seed", columns="neg_weight", values=column)
+        assert (table[1.0] > table[0.0] + 0.1).all() and table.to_numpy().max() <= 1
+    stats = conditioning.claim_statistics(tiny_sweep.results)
+    assert stats["shift_trend"].mean < 0

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
+from clipbook.data.views import ViewSpec
 from clipbook.evaluate import controls
 from clipbook.evaluate.disentanglement import dcimig, rankme, z_diff
 from clipbook.evaluate.rules import Control
@@ -36,6 +37,13 @@ def test_condition_number_control(monkeypatch):
     assert ok.measured == "1, 10, 1e+04"
     monkeypatch.setattr(controls, "condition_number", lambda m: torch.ones(len(m), dtype=m.dtype))  # blind
     assert controls.condition_number_control().passed is False
+
+
+def test_matching_control(monkeypatch):
+    ok = controls.matching_control(ViewSpec(), 64)
+    assert ok.passed and ok.name == "encoders of condition number 1, 100, 10000 matched in the shifted world"
+    monkeypatch.setattr(controls, "matching_accuracy", lambda a, b, c: torch.tensor(0.5))  # blind
+    assert controls.matching_control(ViewSpec(), 64).passed is False
 
 
 def test_effective_robustness_control(monkeypatch):
@@ -154,6 +162,7 @@ def _readings() -> list[str]:
                              controls.frequency_correlation_control(np.geomspace(500, 2, 40), per_class=20, seed=4),
                              controls.frequency_correlation_control([10, 1], per_class=30),
                              controls.effective_rank_control(rankme, 6, n=200, seed=5), *found.values(),
+                             controls.matching_control(ViewSpec(latent_dim=4, dim_a=8, dim_b=8), 16, n=512, seed=2),
                              # the defaults a chapter relies on: draws, sizes and seeds
                              controls.frequency_correlation_control(np.geomspace(500, 2, 40)),
                              controls.effective_rank_control(rankme, 6), controls.line_gap_control(_lines(3), 0.03, 0.55))] + \

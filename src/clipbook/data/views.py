@@ -18,7 +18,7 @@ same ``g``, noise and embeddings under every spec, so specs differ only in what 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import torch
@@ -46,11 +46,22 @@ class ViewSpec:
     dim_a: int = 32
     dim_b: int = 32
     noise_std: float = 0.02
+    unpaired: int = 0
+    """The strongest ``unpaired`` latent directions are drawn afresh for view B: they no longer tie
+    an image to its caption (Chapter 3's shifted world, where only the weaker directions pair)."""
 
     def __post_init__(self):
+        if not 0 <= self.unpaired < self.latent_dim:
+            raise ValueError(f"unpaired must lie in [0, latent_dim), got {self.unpaired}")
         if self.latent_dim > min(self.dim_a, self.dim_b):
             raise ValueError(f"latent_dim {self.latent_dim} exceeds a view dimension ({self.dim_a}, {self.dim_b})")
         latent_spectrum(self.latent_dim, self.kappa_z)  # validates kappa_z
+
+    def shifted(self) -> "ViewSpec":
+        """The shifted world of Chapter 3's robustness read-out: the same views, but the strongest
+        quarter of the latent directions no longer pairs them (an image's caption now speaks of what
+        was weak in pre-training)."""
+        return replace(self, unpaired=self.latent_dim // 4)
 
     @property
     def variances(self) -> torch.Tensor:
@@ -97,9 +108,10 @@ def sample_views(specs: Sequence[ViewSpec], seeds: Sequence[int], n: int, split:
         std = spec.variances.sqrt()
         mix_a, mix_b = stacked["U_a"] * std, stacked["U_b"] * std
         g = stacked["g"]
+        g_b = torch.cat([stacked["g_b"][..., :spec.unpaired], g[..., spec.unpaired:]], dim=-1)
         parts.append(PairedViews(
             x_a=g @ mix_a.transpose(1, 2) + spec.noise_std * stacked["xi_a"],
-            x_b=g @ mix_b.transpose(1, 2) + spec.noise_std * stacked["xi_b"],
+            x_b=g_b @ mix_b.transpose(1, 2) + spec.noise_std * stacked["xi_b"],
             z=g * std, mixing_a=mix_a, mixing_b=mix_b,
         ))
     return PairedViews(**{k: torch.cat([getattr(p, k) for p in parts]) for k in PairedViews.__dataclass_fields__})
@@ -117,4 +129,5 @@ def _seed_draws(spec: ViewSpec, seed: int, n: int, split: Split) -> dict[str, to
         "g": torch.randn(n, spec.latent_dim, generator=g),
         "xi_a": torch.randn(n, spec.dim_a, generator=g),
         "xi_b": torch.randn(n, spec.dim_b, generator=g),
+        "g_b": torch.randn(n, spec.latent_dim, generator=g),  # drawn last: the draws above stay the same
     }

@@ -17,11 +17,12 @@ import numpy as np
 import pandas as pd
 import torch
 
+from clipbook.data.views import ViewSpec, sample_views
 from clipbook.evaluate.imbalance import confusion_matrix, frequency_correlations
 from clipbook.evaluate.readout import signal_share
 from clipbook.evaluate.robustness import fit_baseline, line_gap
 from clipbook.evaluate.rules import Control
-from clipbook.evaluate.spectral import condition_number
+from clipbook.evaluate.spectral import condition_number, matching_accuracy
 
 PLANTED_GAP_TOLERANCE = 0.25
 """A read-out of a planted difference passes within this share of the planted size."""
@@ -68,6 +69,29 @@ def condition_number_control(kappas: Sequence[float] = (1.0, 10.0, 1e4), dim: in
     ok = bool(torch.allclose(read, torch.tensor(kappas, dtype=torch.float64), rtol=0.01))
     return Control(f"rotated matrices of condition number {', '.join(f'{k:g}' for k in kappas)}", ok,
                    ", ".join(f"{v:.4g}" for v in read.tolist()))
+
+
+def matching_control(spec: ViewSpec, candidates: int, kappas: Sequence[float] = (1.0, 100.0, 1e4),
+                     n: int = 4096, seed: int = 0) -> Control:
+    """Encoders built to represent the latent of ``spec`` with condition number ``kappa`` (singular
+    values spread geometrically from 1 to ``1 / kappa``, strongest direction first, rotated at
+    random; the same map for both views), matched among ``candidates`` in the shifted world
+    (:meth:`~clipbook.data.views.ViewSpec.shifted`): the matching
+    accuracy must fall as ``kappa`` grows, by at least 0.2 from the balanced encoder to the most
+    ill-conditioned one."""
+    rng = torch.Generator().manual_seed(seed)
+    shifted = sample_views([spec.shifted()], [seed], n, "ood")
+    rotation, _ = torch.linalg.qr(torch.randn(spec.latent_dim, spec.latent_dim, generator=rng))
+    accuracies = []
+    for kappa in kappas:
+        spread = torch.logspace(0, -float(np.log10(kappa)), spec.latent_dim)
+        features = [x @ (rotation * spread @ torch.linalg.pinv(mixing[0])).T
+                    for x, mixing in ((shifted.x_a, shifted.mixing_a), (shifted.x_b, shifted.mixing_b))]
+        accuracies.append(float(matching_accuracy(*features, candidates)))
+    falls = all(a > b for a, b in zip(accuracies, accuracies[1:]))
+    ok = falls and accuracies[0] - accuracies[-1] >= 0.2
+    return Control(f"encoders of condition number {', '.join(f'{k:g}' for k in kappas)} matched in the shifted world",
+                   bool(ok), ", ".join(f"{a:.3f}" for a in accuracies))
 
 
 def effective_robustness_control(baseline_id: Sequence[float], baseline_ood: Sequence[float], planted: float) -> Control:

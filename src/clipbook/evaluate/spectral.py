@@ -48,3 +48,20 @@ def paired_cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     encoders.
     """
     return F.cosine_similarity(a, b, dim=-1).mean(dim=-1)
+
+
+def matching_accuracy(a: torch.Tensor, b: torch.Tensor, candidates: int) -> torch.Tensor:
+    """How often a sample's own partner scores highest, ``(M, n, d), (M, n, d) -> (M,)``.
+
+    The rows are cut into groups of ``candidates`` consecutive samples (a remainder is left out);
+    within a group each ``a`` row scores every ``b`` row by the dot product, as a contrastive model
+    matches an image to its caption among a batch. The representation is read as it is: a direction
+    it holds weakly counts weakly, where a fitted probe would re-weight it.
+    """
+    m, n, d = a.shape
+    groups = n // candidates
+    if groups == 0:
+        raise ValueError(f"{n} samples hold no group of {candidates} candidates")
+    a, b = (x[:, :groups * candidates].reshape(m, groups, candidates, d) for x in (a, b))
+    best = (a @ b.transpose(-1, -2)).argmax(dim=-1)
+    return (best == torch.arange(candidates, device=a.device)).float().mean(dim=(1, 2))

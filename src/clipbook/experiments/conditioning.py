@@ -6,7 +6,9 @@ fixed temperature, whose negative pairs count with weight ``neg_weight`` (1: CLI
 positive pairs only). Every encoder lives in a Frobenius-norm ball: for any ``neg_weight``
 below 1 the loss is unbounded below (a pair's own similarity can outgrow its weighted softmax
 normalizer), and the ball is the norm constraint that makes it a problem at all; its radius is
-``norm_budget`` times the norm CLIP's balanced optimum needs, so it does not bind for CLIP. All (neg_weight, kappa_z, seed) models train at once as one batched program.
+``norm_budget`` times the norm CLIP's balanced optimum needs, so it does not bind for CLIP. All
+(neg_weight, kappa_z, seed) models train at once as one batched program; the model's pieces are
+in :mod:`clipbook.learners.paired_views`.
 
 The representation of the latent is ``R_A = W_A U_A D`` (see :mod:`clipbook.data.views`): its
 singular values are how strongly each latent direction is represented, its condition number
@@ -25,17 +27,12 @@ import torch
 
 from clipbook.data.views import PairedViews, ViewSpec, sample_views
 from clipbook.device import default_device
-from clipbook.evaluate import spectral
-from clipbook.evaluate.rules import Above, Below, Control, Decision, all_of
+from clipbook.evaluate.rules import Above, Below, Control, Decision, all_of, joint
 from clipbook.evaluate.stats import UNDECIDED, Interval, mean_ci, spearman_per_group, summarize
 from clipbook.learners import sweeps
-from clipbook.models import linear
+from clipbook.learners.paired_views import (LOGIT_SCALE, contrastive_loss, init_encoders, matching,
+                                            representation_metrics)
 from clipbook.training.loop import Params, TrainConfig, train
-from clipbook.training.losses import weighted_negatives_loss
-
-LOGIT_SCALE = 1.0
-"""The fixed inverse temperature ``tau``. With unnormalized features ``tau`` only rescales the
-weights (``W -> W / sqrt(tau)``) and the learning rate, so one value loses no generality."""
 
 
 def canonical_correlations(spec: ViewSpec) -> torch.Tensor:
@@ -78,78 +75,32 @@ def theory_table(spec: ViewSpec, kappa_zs: Sequence[float], norm_budget: float) 
     }).set_index("kappa_z")
 
 
-def init_encoders(seeds: Sequence[int], blocks: int, spec: ViewSpec, embed_dim: int, init_scale: float) -> Params:
-    """Small Gaussian encoders, one pair per seed, tiled ``blocks`` times (common random numbers:
-    every setting of a seed starts from the same weights)."""
-    per_seed = []
-    for seed in seeds:
-        g = torch.Generator().manual_seed(10_007 * seed + 1)
-        per_seed.append({"image": linear.init_weights(1, embed_dim, spec.dim_a, init_scale, g)[0],
-                         "text": linear.init_weights(1, embed_dim, spec.dim_b, init_scale, g)[0]})
-    return {k: torch.stack([p[k] for p in per_seed]).repeat(blocks, 1, 1) for k in ("image", "text")}
-
-
-def within_ball(weight: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
-    """``weight`` scaled back onto the ball ``||W||_F <= radius`` where it leaves it (per model).
-
-    A reparametrization rather than a projection step, so the one training loop can use it: inside
-    the ball it is the identity, outside the gradient moves only the direction.
-    """
-    norm = weight.flatten(1).norm(dim=1)
-    return weight * (radius / norm).clamp(max=1.0).view(-1, 1, 1)
-
-
-def contrastive_loss(data: PairedViews, neg_weight: torch.Tensor, radius: torch.Tensor, inside: torch.Tensor | float = 1.0):
-    """``loss_fn(params, idx)`` for :func:`clipbook.training.loop.train`: weighted-negatives InfoNCE
-    (:func:`~clipbook.training.losses.weighted_negatives_loss`) on unnormalized linear features of
-    the constrained encoders."""
-    scale = torch.full_like(neg_weight, LOGIT_SCALE)
-
-    def loss_fn(params: Params, idx: torch.Tensor) -> torch.Tensor:
-        # float32 even under the loop's bf16 autocast on a GPU: a weak direction's gradient is
-        # 1 / kappa_z of a strong one's, below bf16's resolution.
-        with torch.autocast(data.x_a.device.type, enabled=False):
-            x_a, x_b = data.x_a.index_select(1, idx), data.x_b.index_select(1, idx)  # a gather ten times faster than x[:, idx]
-            f_a = linear.encode(within_ball(params["image"], radius), x_a, normalize=False)
-            f_b = linear.encode(within_ball(params["text"], radius), x_b, normalize=False)
-            return weighted_negatives_loss(f_a, f_b, scale, neg_weight, inside)
-
-    return loss_fn
-
-
-def representation_metrics(probe: PairedViews, radius: torch.Tensor):
-    """``metrics(params)`` for the training loop: the spectrum of ``R_A = W_A U_A D``, its
-    condition number and effective rank, the alignment of positive pairs on ``probe``, and how
-    far the image encoder's parameters reach relative to the norm ball."""
-
-    def metrics(params: Params) -> dict[str, torch.Tensor]:
-        w_a, w_b = within_ball(params["image"], radius), within_ball(params["text"], radius)
-        rep = (w_a @ probe.mixing_a).double()  # float64: a collapsed direction is far below float32's resolution
-        s = spectral.singular_values(rep)
-        features = (linear.encode(w_a, probe.x_a, normalize=False), linear.encode(w_b, probe.x_b, normalize=False))
-        return {
-            "condition": spectral.condition_number(rep),
-            "effective_rank": spectral.effective_rank(rep),
-            "alignment": spectral.paired_cosine(*features),
-            "ball_usage": params["image"].flatten(1).norm(dim=1) / radius,  # above 1: the constraint binds
-            **{f"sv_{i}": s[:, i] for i in range(s.shape[1])},
-        }
-
-    return metrics
+def _views(spec: ViewSpec, meta: pd.DataFrame, seeds: Sequence[int], n: int, split: str,
+           device: torch.device) -> PairedViews:
+    """``n`` pairs of ``split`` for every model, at the (kappa_z, seed) of its row of ``meta``;
+    common random numbers across the settings of a seed."""
+    kappas = sorted(set(meta.kappa_z))
+    specs = [replace(spec, kappa_z=float(k)) for k in kappas]
+    index = torch.tensor([kappas.index(k) * len(seeds) + list(seeds).index(s) for k, s in zip(meta.kappa_z, meta.seed)])
+    return sample_views(specs, seeds, n, split).select(index).to(device)
 
 
 def _problem(spec: ViewSpec, meta: pd.DataFrame, seeds: Sequence[int], *, n_train: int, n_probe: int,
              norm_budget: float, device: torch.device) -> tuple[PairedViews, PairedViews, torch.Tensor]:
-    """Each model's training data, probe and norm-ball radius, for the (kappa_z, seed) of its row
-    of ``meta``; common random numbers across the settings of a seed."""
-    kappas = sorted(set(meta.kappa_z))
-    specs = [replace(spec, kappa_z=float(k)) for k in kappas]
-    index = torch.tensor([kappas.index(k) * len(seeds) + list(seeds).index(s) for k, s in zip(meta.kappa_z, meta.seed)])
-    train_set, probe = (sample_views(specs, seeds, n, split).select(index).to(device)
-                        for n, split in ((n_train, "train"), (n_probe, "id")))
-    radius = torch.tensor([norm_budget * balanced_weight_norm(specs[kappas.index(k)]) for k in meta.kappa_z],
+    """Each model's training data, probe and norm-ball radius (:func:`_views`)."""
+    train_set, probe = (_views(spec, meta, seeds, n, split, device) for n, split in ((n_train, "train"), (n_probe, "id")))
+    radius = torch.tensor([norm_budget * balanced_weight_norm(replace(spec, kappa_z=float(k))) for k in meta.kappa_z],
                           dtype=torch.float32, device=device)
     return train_set, probe, radius
+
+
+def matching_columns(spec: ViewSpec, meta: pd.DataFrame, seeds: Sequence[int], params: Params, radius: torch.Tensor,
+                     n: int, candidates: int, device: torch.device) -> pd.DataFrame:
+    """Each model's matching accuracy on ``n`` fresh pairs of its training world (``matching``) and
+    of the shifted world (``shifted_matching``: :meth:`~clipbook.data.views.ViewSpec.shifted`)."""
+    return pd.DataFrame({"model": meta.model, **{
+        column: matching(params, radius, _views(world, meta, seeds, n, split, device), candidates).cpu().numpy()
+        for column, world, split in (("matching", spec, "id"), ("shifted_matching", spec.shifted(), "ood"))}})
 
 
 def run_sweep(spec: ViewSpec, kappa_zs: Sequence[float], neg_weights: Sequence[float], seeds: Sequence[int], *,
@@ -160,7 +111,8 @@ def run_sweep(spec: ViewSpec, kappa_zs: Sequence[float], neg_weights: Sequence[f
     at the largest ``kappa_z``.
 
     ``results`` has one row per model (start, peak and final condition number, effective rank,
-    ...; :func:`summarize_trajectories`), ``history`` every measurement (step, model, metric,
+    ...; :func:`summarize_trajectories`; matching accuracies among ``config.batch_size``
+    candidates, :func:`matching_columns`), ``history`` every measurement (step, model, metric,
     value, negatives, neg_weight, kappa_z, seed)."""
     device = device or default_device()
     meta = model_table(kappa_zs, neg_weights, seeds, inside_weights)
@@ -173,7 +125,9 @@ def run_sweep(spec: ViewSpec, kappa_zs: Sequence[float], neg_weights: Sequence[f
     result = train(params, contrastive_loss(train_set, outside, radius, inside), n_train, config,
                    metrics=representation_metrics(probe, radius), desc="conditioning", device=device, compiled=True)
     history = result.history.merge(meta, on="model")
-    return sweeps.Sweep(summarize_trajectories(history), result.seconds, history)
+    with torch.no_grad():
+        scores = matching_columns(spec, meta, seeds, result.params, radius, n_train, config.batch_size, device)
+    return sweeps.Sweep(summarize_trajectories(history).merge(scores, on="model"), result.seconds, history)
 
 
 def model_table(kappa_zs: Sequence[float], neg_weights: Sequence[float], seeds: Sequence[int],
@@ -271,6 +225,11 @@ def claim_statistics(final: pd.DataFrame, kappa_z: float | None = None) -> dict[
     - ``inside_trend``: the same over the weights of the negatives weighted *inside* the
       log-sum-exp (all between 0 and 1);
 
+    - ``shift_trend``: Spearman correlation, per seed, of the final condition number with the
+      matching accuracy in the shifted world, over every model at ``kappa_z`` (both ways of
+      weighting the negatives): -1 when the better conditioned a representation, the better it
+      matches where only the weaker directions pair;
+
     a trend is undecided (NaN) with fewer than three weights.
     """
     kappa_z = final.kappa_z.max() if kappa_z is None else kappa_z
@@ -287,6 +246,7 @@ def claim_statistics(final: pd.DataFrame, kappa_z: float | None = None) -> dict[
         "collapse": mean_ci(positive_only.log10_final - clip.log10_final),
         "trend": _trend(main[main.neg_weight < 1]),
         "inside_trend": _trend(at[at.negatives == "inside"]),
+        "shift_trend": mean_ci(spearman_per_group(at, "log10_final", "shifted_matching")),
     }
 
 
@@ -354,6 +314,8 @@ def claim_rules(tolerance: float, balanced: float) -> dict:
         "collapse": Above(2.0, 2.0, "a hundredfold, the bar of the claim; power at a thousandfold", power_at=3.0,
                           what="CI of log10(final without negatives / final with CLIP's loss)"),
         "trend": Below(-0.5, -0.5, _TREND, power_at=-1.0, what="CI of mean Spearman rho(weight, final condition number)"),
+        "shift": Below(-0.5, -0.5, _TREND, power_at=-1.0,
+                       what="CI of mean Spearman rho(final condition number, matching accuracy in the shifted world)"),
         "aligned": Above(0.9, 0.9, "90% of the final alignment; power at all of it", power_at=1.0,
                          what="CI of alignment at the peak / final alignment"),
         "falls": Below(-1.0, -1.0, _TENFOLD, power_at=-2.0, what="CI of the log10 change"),
@@ -363,9 +325,10 @@ def claim_rules(tolerance: float, balanced: float) -> dict:
 
 
 def decide(stats: dict[str, Interval], switch: dict[str, Interval], tolerance: float, balanced: float,
-           control: Control) -> dict[str, Decision]:
+           control: Control, matching_control: Control) -> dict[str, Decision]:
     """Every claim's decision from :func:`claim_statistics` and :func:`switch_statistics`; the
-    claims that read the condition number stand only where its control read known values."""
+    claims that read the condition number stand only where its control read known values, and
+    claim g also only where the matching accuracy saw the conditioning of built encoders."""
     r = claim_rules(tolerance, balanced)
     return {
         "a": all_of({"rise": r["rise"].decide(stats["rise"], control=control),
@@ -377,4 +340,5 @@ def decide(stats: dict[str, Interval], switch: dict[str, Interval], tolerance: f
                      "switched off": r["stays"].decide(switch["off_window"], control=control),
                      "back on": r["falls"].decide(switch["restart"], control=control)}),
         "f": r["trend"].decide(stats["inside_trend"], control=control),
+        "g": r["shift"].decide(stats["shift_trend"], control=joint(control, matching_control)),
     }
