@@ -9,7 +9,8 @@ from real_fixtures import COLOURS, jpeg
 from scipy import special
 
 from clipbook.data.captions import captions
-from clipbook.data.diversity import DiversityWorld
+from clipbook.data.diversity import DECORRELATED, ID, DiversityWorld, SharedDetailWorld
+from clipbook.data.shapes import ShapesSpec, sample_latents
 from clipbook.data.render import make_shapes
 from clipbook.experiments import feature_sharing_images as fsi
 from clipbook.training.loop import TrainConfig
@@ -41,6 +42,27 @@ def test_tiny_run_has_a_row_per_variant_seed_and_checkpoint():
     shifts = [f"acc_{s}" for s in world.shift_styles]
     np.testing.assert_allclose(r.ood_accuracy, r[shifts].mean(axis=1))
     assert r[["id_accuracy", *shifts]].stack().between(0, 1).all()
+
+
+def test_the_shared_detail_world_runs_with_its_own_shift():
+    world = SharedDetailWorld(n_train=64, n_test=32)
+    sweep = fsi.run_sweep(world, [0], TrainConfig(steps=2, batch_size=16, log_every=2), device=torch.device("cpu"))
+    assert set(sweep.results.variant) == {fsi.FULL, fsi.LABEL_ONLY} and f"acc_{DECORRELATED}" in sweep.results
+
+
+def test_colour_follows_the_class_in_training_and_id_but_not_in_the_shifted_test():
+    """Own colour with probability 1 - share plus a uniform draw's 1/8; 1/8 alone once decorrelated;
+    the shifted test shows the same scenes otherwise."""
+    world = SharedDetailWorld(n_test=4000, share=0.4)
+    own = lambda spec: (lambda l: float((l.colour == l.label).mean()))(sample_latents(spec))  # noqa: E731
+    assert own(world.narrow(3, 4000)) == pytest.approx(0.6 + 0.4 / 8, abs=0.03)
+    assert own(world.spec(3, 4000, 0.0)) == pytest.approx(1 / 8, abs=0.02)
+    sets = world.test_sets()
+    assert set(sets) == {ID, DECORRELATED} and len(world.class_names) == 8
+    same = sets[ID].latents.drop(columns="colour").equals(sets[DECORRELATED].latents.drop(columns="colour"))
+    assert same
+    with pytest.raises(ValueError, match="p_own"):
+        ShapesSpec(p_own=0.5, held_out=(("red", "circle"),))
 
 
 def _checkpoints(variant: str, offset_by_seed: dict[int, float], ids) -> pd.DataFrame:

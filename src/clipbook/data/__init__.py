@@ -15,7 +15,8 @@ from clipbook.exports import lazy_exports  # noqa: E402
 
 __getattr__, __all__ = lazy_exports(__name__, {
     "SpuriousWorld": "clipbook.data.latent", "DetailWorld": "clipbook.data.details", "ViewSpec": "clipbook.data.views",
-    "DiversityWorld": "clipbook.data.diversity", "test_sets": "clipbook.data.diversity",
+    "DiversityWorld": "clipbook.data.diversity", "SharedDetailWorld": "clipbook.data.diversity",
+    "test_sets": "clipbook.data.diversity",
     "CompositionWorld": "clipbook.data.compositions", "training_pairs": "clipbook.data.compositions",
     "unseen_compositions": "clipbook.data.compositions", "ImbalanceWorld": "clipbook.data.imbalance",
     "make_shapes": "clipbook.data.render", "loglog_slope": "clipbook.data.frequencies",

@@ -75,6 +75,10 @@ class DiversityWorld:
     def class_names(self) -> tuple[str, ...]:
         return ShapesSpec().class_names
 
+    def test_sets(self) -> dict[str, ShapesData]:
+        """:func:`test_sets` of this world."""
+        return test_sets(self)
+
     def caption_spec(self, seed: int) -> CaptionSpec:
         """Web-like captions (a title and a description): the class is named in a fraction
         ``p_class`` of them, each listed attribute in a fraction ``p_mention``."""
@@ -118,3 +122,44 @@ def accuracy_columns(accuracies: Mapping[str, float], shifts: Sequence[str]) -> 
     (the mean over the ``shifts`` styles) and ``acc_<style>`` for each shift."""
     return {"id_accuracy": accuracies[ID], "ood_accuracy": float(np.mean([accuracies[s] for s in shifts])),
             **{f"acc_{s}": accuracies[s] for s in shifts}}
+
+
+DECORRELATED = "colour decorrelated"
+
+
+@dataclass(frozen=True)
+class SharedDetailWorld:
+    """Chapter 2's mechanism in images: a detail of each class that other classes share.
+
+    Photos of the narrow distribution, except that colour is a class's spurious detail: an image
+    shows its class's own colour with probability ``1 - share`` and otherwise a colour drawn
+    uniformly (so every colour also appears in every other class). There are as many classes as
+    colours. The ID test set is drawn the same way; the shifted one (:data:`DECORRELATED`) draws
+    every colour uniformly, whatever the class, so a model that took the colour for the class loses
+    there. Duck-types what :mod:`clipbook.experiments.feature_sharing_images` reads of a world.
+    """
+
+    n_train: int = 4000
+    n_test: int = 500
+    share: float = 0.4
+    image_size: int = 32
+    context_length: int = 24
+    shift_styles: tuple[str, ...] = (DECORRELATED,)
+
+    def spec(self, seed: int, n: int, p_own: float) -> ShapesSpec:
+        base = DiversityWorld(image_size=self.image_size)
+        colours = ShapesSpec().colours
+        return replace(base.narrow(seed, n), shapes=ShapesSpec().shapes[:len(colours)], colours=colours, p_own=p_own)
+
+    def narrow(self, seed: int, n: int) -> ShapesSpec:
+        """The training distribution (the role the narrow one plays in :class:`DiversityWorld`)."""
+        return self.spec(seed, n, 1 - self.share)
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.narrow(0, 1).class_names
+
+    def test_sets(self) -> dict[str, ShapesData]:
+        """The ID test set and the one where colour no longer follows the class, the same scenes."""
+        return {ID: make_shapes(self.narrow(TEST_SEED, self.n_test)),
+                DECORRELATED: make_shapes(self.spec(TEST_SEED, self.n_test, 0.0))}

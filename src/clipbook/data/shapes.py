@@ -77,6 +77,11 @@ class ShapesSpec:
     composition_attribute: str = "colour"
     held_out: tuple[tuple[str, str], ...] = ()
     split: Split = "train"
+    p_own: float = 0.0
+    """P(an image shows its class's own value of ``composition_attribute``, the one at the class's
+    index among the allowed values, cycling); otherwise the value is drawn uniformly. Above 0 the
+    value is a spurious detail of the class that other classes share (Chapter 2); ``ood`` split and
+    held-out pairs do not combine with it."""
     rotation: float = 15.0
     """Largest rotation of an object, in degrees (a nuisance, not an attribute)."""
 
@@ -95,6 +100,8 @@ class ShapesSpec:
         check_split(self.split)
         if self.split == "ood" and not self.held_out:
             raise ValueError("the ood split shows held-out compositions: set held_out")
+        if not 0 <= self.p_own <= 1 or (self.p_own and self.held_out):
+            raise ValueError(f"p_own must lie in [0, 1] and cannot combine with held-out pairs, got {self.p_own}")
         if self.n < 0 or self.image_size < 8:
             raise ValueError("n must be >= 0 and image_size >= 8")
         check_held_out(self.held_out, self.allowed(self.composition_attribute), self.class_names)
@@ -182,7 +189,11 @@ def _class_and_composition(spec: ShapesSpec) -> tuple[np.ndarray, np.ndarray]:
     labels = rng.permutation(np.repeat(np.arange(spec.n_classes), counts))
     # a uniform draw among the values each image's class may take: argmax of masked noise
     noise = rng.random((spec.n, len(values)))
-    return labels, np.where(held[labels], -1.0, noise).argmax(axis=1)
+    value = np.where(held[labels], -1.0, noise).argmax(axis=1)
+    if spec.p_own:  # its own stream: the draws above are those of p_own = 0
+        own = rng_stream(spec.seed, spec.split, "own").random(spec.n) < spec.p_own
+        value = np.where(own, labels % len(values), value)
+    return labels, value
 
 
 def sample_latents(spec: ShapesSpec) -> pd.DataFrame:

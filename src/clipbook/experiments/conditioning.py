@@ -200,15 +200,26 @@ def summarize_trajectories(history: pd.DataFrame) -> pd.DataFrame:
     return keys.join(out).reset_index()
 
 
+def _interval_cells(frame: pd.DataFrame, by: str | list[str], columns: dict[str, str]) -> pd.DataFrame:
+    """``mean [95% CI]`` over seeds of each column (renamed by ``columns``), one row per ``by``."""
+    return pd.DataFrame({label: summarize(frame, by, col).set_index(by).apply(
+        lambda r: f"{r['mean']:.2f} [{r['lo']:.2f}, {r['hi']:.2f}]", axis=1) for col, label in columns.items()})
+
+
 def readout_table(final: pd.DataFrame, kappa_z: float) -> pd.DataFrame:
     """Final read-outs per negative weight at one ``kappa_z``, each ``mean [95% CI]`` over seeds:
     condition number (log10), effective rank, and the encoder's norm relative to the ball."""
     at = final[(final.negatives == "outside") & (final.kappa_z == kappa_z)]
-    columns = {"log10_final": "log10 condition number", "effective_rank": "effective rank",
-               "ball_usage": "norm / ball radius"}
-    cells = {label: summarize(at, "neg_weight", col).set_index("neg_weight").apply(
-        lambda r: f"{r['mean']:.2f} [{r['lo']:.2f}, {r['hi']:.2f}]", axis=1) for col, label in columns.items()}
-    return pd.DataFrame(cells)
+    return _interval_cells(at, "neg_weight", {"log10_final": "log10 condition number", "effective_rank": "effective rank",
+                                              "ball_usage": "norm / ball radius"})
+
+
+def matching_table(final: pd.DataFrame, kappa_z: float) -> pd.DataFrame:
+    """Per way of weighting the negatives and weight, at one ``kappa_z``: the final condition number
+    (log10) and the matching accuracy in the training world and in the shifted one."""
+    return _interval_cells(final[final.kappa_z == kappa_z], ["negatives", "neg_weight"],
+                           {"log10_final": "log10 condition number", "matching": "matching, training world",
+                            "shifted_matching": "matching, shifted world"})
 
 
 def claim_statistics(final: pd.DataFrame, kappa_z: float | None = None) -> dict[str, Interval]:

@@ -5,7 +5,9 @@ several training lengths, and compare the lines their models lie on in ID-vs-OOD
 tiny open_clip towers train on the narrow distribution of :class:`~clipbook.data.diversity.DiversityWorld`
 (photos on plain backgrounds) with captions that describe each image's details, or with text that
 only names its class; every checkpoint is one point, tested on the narrow test set (ID) and on
-the drawing styles the training set never shows (OOD).
+the drawing styles the training set never shows (OOD). In :class:`~clipbook.data.diversity.SharedDetailWorld`
+the same comparison reads the paper's mechanism: colour is each class's spurious detail, shared
+with the other classes and named in full captions, and the OOD test decorrelates it from the class.
 
 On real data (:func:`run_real`, the chapter's ``paper`` profile) the same comparison runs on
 MSCOCO or Conceptual Captions: ``open_clip_train`` trains CLIP on the pairs' captions and on
@@ -27,7 +29,7 @@ import torch
 
 from clipbook.data.captions import CaptionSpec, WordTokenizer, captions, zero_shot_prompts
 from clipbook.data import real
-from clipbook.data.diversity import DiversityWorld, accuracy_columns, test_sets
+from clipbook.data.diversity import DiversityWorld, SharedDetailWorld, accuracy_columns
 from clipbook.data.imagenet import imagenet_classnames
 from clipbook.data.render import make_shapes
 from clipbook.device import default_device
@@ -56,7 +58,7 @@ def caption_specs(p_detail: float) -> dict[str, CaptionSpec]:
             LABEL_ONLY: CaptionSpec(kind="template")}
 
 
-def run_seed(world: DiversityWorld, seed: int, config: TrainConfig, tests: dict, *, p_detail: float = 1.0,
+def run_seed(world: DiversityWorld | SharedDetailWorld, seed: int, config: TrainConfig, tests: dict, *, p_detail: float = 1.0,
              model_name: str = "tiny-rn", text_layers: int = 1, device: torch.device | None = None) -> list[dict]:
     """Both kinds of text at one seed, on the same images: one row per (variant, checkpoint) with
     ID accuracy, the accuracy on each shift style and their mean (OOD)."""
@@ -76,12 +78,12 @@ def run_seed(world: DiversityWorld, seed: int, config: TrainConfig, tests: dict,
     return rows
 
 
-def run_sweep(world: DiversityWorld, seeds: Sequence[int], config: TrainConfig, *, device: torch.device | None = None,
+def run_sweep(world: DiversityWorld | SharedDetailWorld, seeds: Sequence[int], config: TrainConfig, *, device: torch.device | None = None,
               **kwargs) -> Sweep:
     """:func:`run_seed` at every seed, the seeds side by side on a CPU's cores (:func:`~clipbook.parallel.map_jobs`)."""
     device = device or default_device()
     started = time.perf_counter()
-    tests = test_sets(world)
+    tests = world.test_sets()
     per_seed = map_jobs(lambda seed: run_seed(world, seed, config, tests, device=device, **kwargs), seeds, device,
                         desc="seeds", unit="seed")
     return Sweep(pd.DataFrame([row for rows in per_seed for row in rows]), time.perf_counter() - started)
