@@ -53,7 +53,7 @@ embed_dim: int = 16  # shared embedding dimension (room for every feature a capt
 steps: int = 1000  # optimizer steps (the same budget for every method) {min 1, max 1_000_000}
 batch_size: int = 128  # minibatch size (also the number of in-batch negatives + 1) {min 2, max 65536}
 lr: float = 0.01  # Adam learning rate {above 0}
-n_image_seeds: int = 4  # seeds of the image experiment (first_seed onwards) {min 2, max 1000}
+n_image_seeds: int = 3  # seeds of each image experiment (first_seed onwards) {min 2, max 1000}
 image_model: str = "tiny-vit"  # open_clip tower of the image experiment (a registered tiny config, or any open_clip name)
 image_p_detail: float = 1.0  # P(a full caption mentions each detail of its image) {min 0, max 1}
 image_n_train: int = 4000  # training images per model of the image experiment {min 1, max 100000}
@@ -257,16 +257,21 @@ plt.show()
 # (the label-only models learn the class much faster, so only there are the lines read between
 # comparable models). The interval resamples seeds, since one run's checkpoints are not
 # independent. The claim (h below) is that the full captions' line lies above. The experiment
-# takes most of the chapter's time: {glue:text}`image_models` small CLIPs of
-# {glue:text}`image_steps` steps each. (A first version ran five seeds at batch 128 and took six
-# minutes on two cores, over the chapter's budget of four; the batch was halved and a seed dropped
-# before the run reported below.)
+# takes most of the chapter's time, with the second image experiment below (the two share one pool
+# of workers): {glue:text}`image_models` small CLIPs of {glue:text}`image_steps` steps each per
+# experiment. (A first version ran five seeds at batch 128 and took six minutes on two cores, over
+# the chapter's budget; the batch was halved and a seed dropped before the first reported run. When
+# the second experiment joined, each ran three seeds instead of four, to keep the chapter within
+# five minutes; the rule history below records it.)
 
 # %%
 image_world = DiversityWorld(n_train=image_n_train, n_test=image_n_test)
+detail_world = SharedDetailWorld(n_train=image_n_train, n_test=image_n_test, share=image_share)
 image_config = TrainConfig(steps=image_steps, batch_size=image_batch_size, lr=image_lr, log_every=image_log_every)
-image_sweep = fsi.run_sweep(image_world, range(first_seed, first_seed + n_image_seeds), image_config,
-                            p_detail=image_p_detail, model_name=image_model)
+image_sweeps = fsi.run_sweeps({"styles": fsi.ImageArm(image_world), "shared detail": fsi.ImageArm(detail_world, ("colour",))},
+                              range(first_seed, first_seed + n_image_seeds), image_config, p_detail=image_p_detail,
+                              model_name=image_model)
+image_sweep, detail_sweep = image_sweeps["styles"], image_sweeps["shared detail"]
 image_stats = fsi.claim_statistics(image_sweep.results)
 ci_table(image_sweep.results, "step", "variant", "id_accuracy", bounds=(0, 1))
 
@@ -285,18 +290,18 @@ plt.show()
 # spurious detail: an image shows its class's own colour with probability
 # {glue:text}`detail_own` and otherwise a colour drawn at random, so every colour also appears,
 # less often, in every other class (`image_share` is the share of drawn colours). The full captions
-# name the colour of every image ("a photo of a medium red striped circle on a light background."),
-# in its own class and in the others alike; the label-only text never does. Only sharing *and*
-# naming lets the text side tell "red" from "circle", which is the paper's mechanism. The OOD test
-# shows the same photos with colour drawn at random whatever the class: a model that took the
-# colour for the class loses there. Both kinds of text train on the same images with the same
-# budget as above, and the test is claim h's test on these lines (claim j below, written before this
-# experiment first ran).
+# name the colour of every image ("a photo of a red circle."), in its own class and in the others
+# alike; the label-only text never does. Only sharing *and* naming lets the text side tell "red"
+# from "circle", which is the paper's mechanism. The OOD test shows the same photos with colour
+# drawn at random whatever the class: a model that took the colour for the class loses there. Both
+# kinds of text train on the same images with the same budget as above, and the test is claim h's
+# test on these lines (claim j below, written before this experiment first ran). The first version
+# named every detail, as the captions above do; full-caption CLIP then learned the class so slowly
+# that the two lines hardly overlapped and the line-gap read-out failed its control, so the claim
+# could not be decided. Captions that name only the colour, the one detail the mechanism needs, were
+# chosen after that result (the rule history below records it).
 
 # %%
-detail_world = SharedDetailWorld(n_train=image_n_train, n_test=image_n_test, share=image_share)
-detail_sweep = fsi.run_sweep(detail_world, range(first_seed, first_seed + n_image_seeds), image_config,
-                             p_detail=image_p_detail, model_name=image_model)
 detail_stats = fsi.claim_statistics(detail_sweep.results)
 ci_table(detail_sweep.results, "step", "variant", "ood_accuracy", bounds=(0, 1))
 

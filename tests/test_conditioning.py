@@ -285,3 +285,9 @@ def test_balanced_models_match_best_in_the_shifted_world(tiny_sweep):
         assert (table[1.0] > table[0.0] + 0.1).all() and table.to_numpy().max() <= 1
     stats = conditioning.claim_statistics(tiny_sweep.results)
     assert stats["shift_trend"].mean < 0
+
+
+def test_matching_table_reads_both_ways_of_weighting(tiny_sweep):
+    table = conditioning.matching_table(tiny_sweep.results, 10.0)
+    assert table.index.tolist() == [("inside", 0.5), ("outside", 0.0), ("outside", 0.5), ("outside", 1.0)]
+    assert list(table.columns) == ["log10 condition number", "matching, training world", "matching, shifted world"]

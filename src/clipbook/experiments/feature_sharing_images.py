@@ -21,7 +21,7 @@ import re
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -50,15 +50,16 @@ DETAILS = ("size", "colour", "texture", "background", "position")
 """What a full caption may describe besides the class: every attribute the narrow images vary in."""
 
 
-def caption_specs(p_detail: float) -> dict[str, CaptionSpec]:
+def caption_specs(p_detail: float, details: tuple[str, ...] = DETAILS) -> dict[str, CaptionSpec]:
     """The two kinds of text: a template around the class with each detail mentioned with
     probability ``p_detail`` ("a photo of a small red striped circle on a light background."),
     or the same templates around the class alone ("a photo of a circle.")."""
-    return {FULL: CaptionSpec(kind="template", attributes=DETAILS, p_mention=p_detail),
+    return {FULL: CaptionSpec(kind="template", attributes=details, p_mention=p_detail),
             LABEL_ONLY: CaptionSpec(kind="template")}
 
 
-def run_seed(world: DiversityWorld | SharedDetailWorld, seed: int, config: TrainConfig, tests: dict, *, p_detail: float = 1.0,
+def run_seed(world: DiversityWorld | SharedDetailWorld, seed: int, config: TrainConfig, tests: dict, *,
+             p_detail: float = 1.0, details: tuple[str, ...] = DETAILS,
              model_name: str = "tiny-rn", text_layers: int = 1, device: torch.device | None = None) -> list[dict]:
     """Both kinds of text at one seed, on the same images: one row per (variant, checkpoint) with
     ID accuracy, the accuracy on each shift style and their mean (OOD)."""
@@ -67,7 +68,7 @@ def run_seed(world: DiversityWorld | SharedDetailWorld, seed: int, config: Train
     prompts = tokenizer([p for ensemble in zero_shot_prompts(world.class_names) for p in ensemble])
     data = make_shapes(world.narrow(seed, world.n_train))
     rows = []
-    for variant, spec in caption_specs(p_detail).items():
+    for variant, spec in caption_specs(p_detail, details).items():
         text = captions(data.latents, replace(spec, seed=seed))
         model = create_clip(model_name, seed=seed, text_cfg={"context_length": world.context_length,
                                                              "layers": text_layers})
@@ -78,15 +79,34 @@ def run_seed(world: DiversityWorld | SharedDetailWorld, seed: int, config: Train
     return rows
 
 
-def run_sweep(world: DiversityWorld | SharedDetailWorld, seeds: Sequence[int], config: TrainConfig, *, device: torch.device | None = None,
-              **kwargs) -> Sweep:
-    """:func:`run_seed` at every seed, the seeds side by side on a CPU's cores (:func:`~clipbook.parallel.map_jobs`)."""
+class ImageArm(NamedTuple):
+    """One image experiment: its world, and the details its full captions may name."""
+
+    world: DiversityWorld | SharedDetailWorld
+    details: tuple[str, ...] = DETAILS
+
+
+def run_sweeps(arms: Mapping[str, ImageArm], seeds: Sequence[int], config: TrainConfig, *,
+               device: torch.device | None = None, **kwargs) -> dict[str, Sweep]:
+    """:func:`run_seed` for every arm at every seed, all in one pool on a CPU's cores
+    (:func:`~clipbook.parallel.map_jobs`), so no core waits for another experiment; each arm's
+    sweep carries the pool's time."""
     device = device or default_device()
     started = time.perf_counter()
-    tests = world.test_sets()
-    per_seed = map_jobs(lambda seed: run_seed(world, seed, config, tests, device=device, **kwargs), seeds, device,
-                        desc="seeds", unit="seed")
-    return Sweep(pd.DataFrame([row for rows in per_seed for row in rows]), time.perf_counter() - started)
+    tests = {name: arm.world.test_sets() for name, arm in arms.items()}
+    jobs = [(name, seed) for name in arms for seed in seeds]
+    per_job = map_jobs(lambda job: run_seed(arms[job[0]].world, job[1], config, tests[job[0]],
+                                            details=arms[job[0]].details, device=device, **kwargs),
+                       jobs, device, desc="seeds", unit="seed")
+    seconds = time.perf_counter() - started
+    return {name: Sweep(pd.DataFrame([row for (arm, _), rows in zip(jobs, per_job) if arm == name for row in rows]),
+                        seconds) for name in arms}
+
+
+def run_sweep(world: DiversityWorld | SharedDetailWorld, seeds: Sequence[int], config: TrainConfig, *,
+              details: tuple[str, ...] = DETAILS, **kwargs) -> Sweep:
+    """One experiment's :func:`run_sweeps`."""
+    return run_sweeps({"": ImageArm(world, details)}, seeds, config, **kwargs)[""]
 
 
 def _words(text: str) -> tuple[str, ...]:
