@@ -12,6 +12,7 @@ import pandas as pd
 
 from clipbook.book.api_pages import api_pages
 from clipbook.book.claims import ORIGIN_LABELS
+from clipbook.book.evidence import evidence_table
 from clipbook.book.runner import BOOK, CHAPTERS_OUT, ROOT, chapters, read_record
 from clipbook.book.records import recorded_at
 from clipbook.book.seed_sets import across_seed_sets, shown_seed_sets
@@ -84,7 +85,8 @@ def results_page(records: list[dict]) -> str:
              "*reproduced* (the interval clears the threshold in the paper's direction), *not reproduced* (the "
              "data rule out the smallest effect of interest: evidence against the claim) or *undecided* (neither: "
              "too few seeds, or an instrument that failed its control). This page gathers those tables from the "
-             "executed chapters.\n"]
+             "executed chapters; the introduction's [answer table](intro.md#the-answer-so-far) sums up, per "
+             "mechanism, what they support.\n"]
     claims = [c for r in records for c in r["claims"]]
     parts.append(f"Across {len(records)} chapter(s):\n")
     for origin, whose in (("paper", "the papers' claims"), ("book", "this book's own claims")):
@@ -147,8 +149,21 @@ def reproducibility_page(records: list[dict]) -> str:
     return "\n".join(parts)
 
 
+ANSWER = BOOK / "_answer.md"
+"""The introduction's answer table (included under "The answer, so far"; not a page of its own)."""
+
+
+def answer_text(records: list[dict]) -> str:
+    """The answer table of :func:`~clipbook.book.evidence.evidence_table`, or what stands in for it
+    before any chapter ran."""
+    if not records:
+        return "No chapter has been executed yet: run `make book` to fill this table.\n"
+    return _md_table(evidence_table(records)) + "\n"
+
+
 def write_generated_pages() -> None:
     records = _records()
+    ANSWER.write_text(answer_text(records))
     (BOOK / "results.md").write_text(results_page(records))
     (BOOK / "reproducibility.md").write_text(reproducibility_page(records))
     shutil.rmtree(BOOK / "api", ignore_errors=True)  # a page of a package that is gone goes too

@@ -1,0 +1,79 @@
+"""The book's answer so far: per mechanism, what its chapter's claims and seed sets support.
+
+Built from the executed chapters' run records (and the seed-set records the Results page shows),
+never typed by hand, so it changes whenever a chapter is rerun. The introduction includes it under
+"The answer, so far"; each sentence is chosen by the verdicts of the paper's claims, by rules
+stated here.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+VERDICTS = ("reproduced", "not reproduced", "undecided")
+
+
+def paper_of(record: dict) -> str:
+    """The paper a chapter reproduces: its first paper claim's source up to the first comma."""
+    sources = [c["source"] for c in record["claims"] if c["origin"] == "paper"]
+    return sources[0].split(",")[0] if sources else "this book"
+
+
+def _ids(claims: list[dict], verdict: str) -> list[str]:
+    return [c["id"] for c in claims if c["verdict"] == verdict]
+
+
+def _named(ids: list[str], singular: str, plural: str) -> str:
+    """"claim a reproduces" / "claims a, b reproduce"."""
+    return f"claim {ids[0]} {singular}" if len(ids) == 1 else f"claims {', '.join(ids)} {plural}"
+
+
+def seed_set_agreement(claims: list[dict], seed_sets: dict[int, dict]) -> str:
+    """How many of ``claims`` keep their verdict at every stored seed set, and which do not."""
+    if not seed_sets:
+        return "no other seed set recorded"
+    changed = sorted({c["id"] for c in claims for record in seed_sets.values()
+                      if next((o["verdict"] for o in record["claims"] if o["id"] == c["id"]), None) != c["verdict"]})
+    kept = len(claims) - len(changed)
+    firsts = ", ".join(str(s) for s in seed_sets)
+    other = f"; {', '.join(changed)} differ at one or more" if changed else ""
+    return f"{kept} of {len(claims)} the same at first_seed {firsts}{other}"
+
+
+def supports(claims: list[dict]) -> str:
+    """One sentence on what the paper's claims in their chapter support, by these rules: all
+    reproduced, the mechanism as the paper states it; any not reproduced, evidence against those
+    claims beside support for the rest; otherwise, support as far as the reproduced claims go,
+    with the undecided ones named as open."""
+    ids = {v: _ids(claims, v) for v in VERDICTS}
+    if not claims:
+        return "The chapter tests no claim of the paper."
+    if len(ids["reproduced"]) == len(claims):
+        return "Supported in its controlled world: every claim of the paper tested here reproduces."
+    parts = []
+    if ids["reproduced"]:
+        parts.append(f"supported where {_named(ids['reproduced'], 'reproduces', 'reproduce')}")
+    if ids["not reproduced"]:
+        parts.append(f"evidence against {_named(ids['not reproduced'], '', '').strip()}")
+    if ids["undecided"]:
+        parts.append(f"open where {_named(ids['undecided'], 'is undecided', 'are undecided')}")
+    if not ids["reproduced"] and not ids["not reproduced"]:
+        return "Not settled: no claim of the paper is decided either way."
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:] + "."
+
+
+def evidence_table(records: list[dict]) -> pd.DataFrame:
+    """One row per executed chapter: the mechanism (linked), its paper, the paper's claims by
+    verdict, whether the verdicts hold at the stored seed sets, and what the evidence supports."""
+    rows = []
+    for r in records:
+        claims = [c for c in r["claims"] if c["origin"] == "paper"]
+        counts = " / ".join(str(len(_ids(claims, v))) for v in VERDICTS)
+        rows.append({"mechanism": f"[{r['number']}. {r['run']['title']}](chapters/{r['stem']}.ipynb)",
+                     "paper": paper_of(r),
+                     "the paper's claims: reproduced / not / undecided": counts,
+                     "at other seed sets": seed_set_agreement(claims, r.get("seed_sets") or {}),
+                     "what the evidence supports": supports(claims)})
+    return pd.DataFrame(rows, columns=["mechanism", "paper", "the paper's claims: reproduced / not / undecided",
+                                       "at other seed sets", "what the evidence supports"])

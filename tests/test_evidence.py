@@ -1,0 +1,49 @@
+"""The introduction's answer table: built from run records, so a changed record changes it."""
+
+import copy
+
+from clipbook.book import evidence, site
+
+
+def _claim(cid: str, verdict: str, origin: str = "paper") -> dict:
+    return {"id": cid, "verdict": verdict, "origin": origin, "source": "Ren & Li 2023, abstract"}
+
+
+def _record(*claims: dict, seed_sets: dict | None = None) -> dict:
+    return {"number": 3, "stem": "03_pair_conditioning", "run": {"title": "Pair-driven conditioning"},
+            "claims": list(claims), "seed_sets": seed_sets or {}}
+
+
+def test_the_table_follows_the_records():
+    record = _record(_claim("a", "reproduced"), _claim("b", "reproduced"), _claim("g", "reproduced", "book"))
+    row = evidence.evidence_table([record]).iloc[0]
+    assert row["paper"] == "Ren & Li 2023" and row["the paper's claims: reproduced / not / undecided"] == "2 / 0 / 0"
+    assert row["what the evidence supports"].startswith("Supported in its controlled world")
+    assert row["at other seed sets"] == "no other seed set recorded"
+    changed = copy.deepcopy(record)
+    changed["claims"][1]["verdict"] = "not reproduced"
+    row = evidence.evidence_table([changed]).iloc[0]
+    assert row["the paper's claims: reproduced / not / undecided"] == "1 / 1 / 0"
+    assert row["what the evidence supports"] == "Supported where claim a reproduces; evidence against claim b."
+
+
+def test_seed_sets_that_disagree_are_named():
+    other = {"claims": [_claim("a", "reproduced"), _claim("b", "undecided")]}
+    record = _record(_claim("a", "reproduced"), _claim("b", "reproduced"), seed_sets={0: other, 1000: other})
+    assert evidence.evidence_table([record]).iloc[0]["at other seed sets"] == \
+        "1 of 2 the same at first_seed 0, 1000; b differ at one or more"
+
+
+def test_undecided_claims_leave_the_question_open():
+    assert evidence.supports([_claim("a", "undecided")]) == "Not settled: no claim of the paper is decided either way."
+    assert evidence.supports([_claim("a", "reproduced"), _claim("c", "undecided")]) == \
+        "Supported where claim a reproduces; open where claim c is undecided."
+    assert evidence.supports([]) == "The chapter tests no claim of the paper."
+    two = [_claim("a", "not reproduced"), _claim("b", "not reproduced"), _claim("c", "undecided"), _claim("d", "undecided")]
+    assert evidence.supports(two) == "Evidence against claims a, b; open where claims c, d are undecided."
+
+
+def test_the_answer_text_before_and_after_a_run():
+    assert "make book" in site.answer_text([])
+    text = site.answer_text([_record(_claim("a", "reproduced"))])
+    assert text.startswith("| mechanism | paper |") and "[3. Pair-driven conditioning](chapters/03_pair_conditioning.ipynb)" in text
