@@ -133,3 +133,23 @@ def test_a_new_stored_record_makes_the_default_run_stale_but_never_a_seed_set_ru
     records.store(chapter.stem, 0, _run_record(0))
     assert runner.cache_key(chapter, {}) != before[0]
     assert runner.cache_key(chapter, seed_set) == before[1]
+
+
+def test_a_stored_record_does_not_make_the_code_look_changed(tmp_path, monkeypatch):
+    """A seed-set run writes its record into the tree; the next seed set's commit must stay clean."""
+    import subprocess
+
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t"]
+    (tmp_path / "book" / "records").mkdir(parents=True)
+    (tmp_path / "code.py").write_text("x = 1\n")
+    (tmp_path / "book" / "records" / "c.seeds-0.json").write_text("{}\n")
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "start"]):
+        subprocess.run(git + args, check=True)
+    monkeypatch.setattr(records, "ROOT", tmp_path)
+    monkeypatch.setattr(records, "RECORDS", tmp_path / "book" / "records")
+    clean = records.current_commit()
+    assert clean and not clean.endswith("+")
+    (tmp_path / "book" / "records" / "c.seeds-0.json").write_text('{"changed": 1}\n')
+    assert records.current_commit() == clean
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert records.current_commit() == clean + "+"

@@ -31,13 +31,14 @@ def is_seed_set_run(chapter, parameters: dict) -> bool:
 
 
 def current_commit() -> str:
-    """The commit the code was run at ("abc1234+" when the work tree had changes); "unknown"
-    outside a git checkout."""
+    """The commit the code was run at ("abc1234+" when the work tree had changes other than the
+    stored records, which a seed-set run itself writes); "unknown" outside a git checkout."""
     try:
         git = ["git", "-C", str(ROOT)]
         head = subprocess.run(git + ["rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
-        dirty = subprocess.run(git + ["status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, check=True)
+        records = f":(exclude){RECORDS.relative_to(ROOT).as_posix()}"
+        dirty = subprocess.run(git + ["status", "--porcelain", "--untracked-files=no", "--", ".", records],
+                               capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head.stdout.strip() + ("+" if dirty.stdout.strip() else "")
