@@ -8,7 +8,8 @@ import torch
 from clipbook.evaluate.classify import accuracy, linear_probe, probe_accuracy
 from clipbook.evaluate.readout import own_class_vote, signal_share
 from clipbook.evaluate.rules import Within
-from clipbook.evaluate.stats import (bounded_ci, ci_table, equivalence_power, mean_ci, paired_difference, spearman_ci,
+from clipbook.evaluate.stats import (UNDECIDED, Interval, bounded_ci, ci_table, equivalence_power, mean_ci,
+                                     paired_difference, spearman_ci,
                                      spearman_per_group, summarize)
 from clipbook.evaluate.zero_shot import ensemble_head, linear_head
 from clipbook.models import linear
@@ -24,6 +25,11 @@ def test_mean_ci_matches_the_student_t_formula():
     assert one.mean == 1.0 and np.isnan(one.lo) and np.isnan(one.hi) and one.n == 1
     with pytest.raises(ValueError, match="^mean_ci needs at least one value$"):
         mean_ci([])
+
+
+def test_an_interval_never_reads_negative_zero():
+    assert str(Interval(-0.0002, -0.012, -0.0004, 3)) == "0.000 [-0.012, 0.000]"
+    assert str(UNDECIDED) == "nan [nan, nan]"
 
 
 def test_mean_ci_leaves_missing_values_out_and_counts_them():

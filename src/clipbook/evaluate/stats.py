@@ -25,7 +25,8 @@ class Interval(NamedTuple):
     missing: int = 0
 
     def __str__(self) -> str:
-        text = f"{self.mean:.3f} [{self.lo:.3f}, {self.hi:.3f}]"
+        mean, lo, hi = (f"{round(v, 3) + 0.0:.3f}" for v in (self.mean, self.lo, self.hi))  # never "-0.000"
+        text = f"{mean} [{lo}, {hi}]"
         return text + (f" ({self.missing} of {self.n + self.missing} missing)" if self.missing else "")
 
 
