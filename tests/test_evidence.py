@@ -16,7 +16,9 @@ def _record(*claims: dict, seed_sets: dict | None = None) -> dict:
 
 def test_the_table_follows_the_records():
     record = _record(_claim("a", "reproduced"), _claim("b", "reproduced"), _claim("g", "reproduced", "book"))
+    record["claims"][1]["power"] = 0.3
     row = evidence.evidence_table([record]).iloc[0]
+    assert row["power below 0.5"] == "b"
     assert row["paper"] == "Ren & Li 2023" and row["the paper's claims: reproduced / not / undecided"] == "2 / 0 / 0"
     assert row["what the evidence supports"].startswith("Supported in its controlled world")
     assert row["at other seed sets"] == "no other seed set recorded"

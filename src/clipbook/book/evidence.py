@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from clipbook.evaluate.rules import LOW_POWER
+
 VERDICTS = ("reproduced", "not reproduced", "undecided")
+WEAK = f"power below {LOW_POWER:g}"
 
 
 def paper_of(record: dict) -> str:
@@ -26,6 +29,13 @@ def _ids(claims: list[dict], verdict: str) -> list[str]:
 def _named(ids: list[str], singular: str, plural: str) -> str:
     """"claim a reproduces" / "claims a, b reproduce"."""
     return f"claim {ids[0]} {singular}" if len(ids) == 1 else f"claims {', '.join(ids)} {plural}"
+
+
+def low_power(claims: list[dict]) -> str:
+    """Which claims' designs had power below :data:`~clipbook.evaluate.rules.LOW_POWER` at their
+    smallest effect of interest (a verdict of such a design says little), or "none"."""
+    weak = [c["id"] for c in claims if c.get("power") is not None and c["power"] == c["power"] and c["power"] < LOW_POWER]
+    return ", ".join(weak) if weak else "none"
 
 
 def seed_set_agreement(claims: list[dict], seed_sets: dict[int, dict]) -> str:
@@ -65,7 +75,8 @@ def supports(claims: list[dict]) -> str:
 
 def evidence_table(records: list[dict]) -> pd.DataFrame:
     """One row per executed chapter: the mechanism (linked), its paper, the paper's claims by
-    verdict, whether the verdicts hold at the stored seed sets, and what the evidence supports."""
+    verdict, which of them rest on a design of low power, whether the verdicts hold at the stored
+    seed sets, and what the evidence supports."""
     rows = []
     for r in records:
         claims = [c for c in r["claims"] if c["origin"] == "paper"]
@@ -73,7 +84,8 @@ def evidence_table(records: list[dict]) -> pd.DataFrame:
         rows.append({"mechanism": f"[{r['number']}. {r['run']['title']}](chapters/{r['stem']}.ipynb)",
                      "paper": paper_of(r),
                      "the paper's claims: reproduced / not / undecided": counts,
+                     WEAK: low_power(claims),
                      "at other seed sets": seed_set_agreement(claims, r.get("seed_sets") or {}),
                      "what the evidence supports": supports(claims)})
     return pd.DataFrame(rows, columns=["mechanism", "paper", "the paper's claims: reproduced / not / undecided",
-                                       "at other seed sets", "what the evidence supports"])
+                                       WEAK, "at other seed sets", "what the evidence supports"])
