@@ -18,22 +18,22 @@ def test_the_table_follows_the_records():
     record = _record(_claim("a", "reproduced"), _claim("b", "reproduced"), _claim("g", "reproduced", "book"))
     record["claims"][1]["power"] = 0.3
     row = evidence.evidence_table([record]).iloc[0]
-    assert row["power below 0.5"] == "b"
-    assert row["paper"] == "Ren & Li 2023" and row["the paper's claims: reproduced / not / undecided"] == "2 / 0 / 0"
-    assert row["what the evidence supports"].startswith("Supported in its controlled world")
-    assert row["at other seed sets"] == "no other seed set recorded"
+    assert row["mechanism"].endswith("(Ren & Li 2023)") and row[evidence.COUNTS] == "2 / 0 / 0"
+    assert row["what the evidence supports"] == ("Supported in its controlled world: every claim of the paper tested "
+                                                 "here reproduces. *Power below 0.5:* b. *Other seed sets:* no other "
+                                                 "seed set recorded.")
     changed = copy.deepcopy(record)
     changed["claims"][1]["verdict"] = "not reproduced"
     row = evidence.evidence_table([changed]).iloc[0]
-    assert row["the paper's claims: reproduced / not / undecided"] == "1 / 1 / 0"
-    assert row["what the evidence supports"] == "Supported where claim a reproduces; evidence against claim b."
+    assert row[evidence.COUNTS] == "1 / 1 / 0"
+    assert row["what the evidence supports"].startswith("Supported where claim a reproduces; evidence against claim b.")
 
 
 def test_seed_sets_that_disagree_are_named():
     other = {"claims": [_claim("a", "reproduced"), _claim("b", "undecided")]}
     record = _record(_claim("a", "reproduced"), _claim("b", "reproduced"), seed_sets={0: other, 1000: other})
-    assert evidence.evidence_table([record]).iloc[0]["at other seed sets"] == \
-        "1 of 2 the same at first_seed 0, 1000; b differ at one or more"
+    assert evidence.evidence_table([record]).iloc[0]["what the evidence supports"].endswith(
+        "*Other seed sets:* 1 of 2 the same at first_seed 0, 1000; claim b differs at one or more.")
 
 
 def test_undecided_claims_leave_the_question_open():
@@ -48,4 +48,4 @@ def test_undecided_claims_leave_the_question_open():
 def test_the_answer_text_before_and_after_a_run():
     assert "make book" in site.answer_text([])
     text = site.answer_text([_record(_claim("a", "reproduced"))])
-    assert text.startswith("| mechanism | paper |") and "[3. Pair-driven conditioning](chapters/03_pair_conditioning.ipynb)" in text
+    assert text.startswith("| mechanism | the paper's claims") and "[3. Pair-driven conditioning](chapters/03_pair_conditioning.ipynb)" in text

@@ -14,6 +14,7 @@ from clipbook.evaluate.rules import LOW_POWER
 
 VERDICTS = ("reproduced", "not reproduced", "undecided")
 WEAK = f"power below {LOW_POWER:g}"
+COUNTS = "the paper's claims: reproduced / not / undecided"
 
 
 def paper_of(record: dict) -> str:
@@ -46,7 +47,7 @@ def seed_set_agreement(claims: list[dict], seed_sets: dict[int, dict]) -> str:
                       if next((o["verdict"] for o in record["claims"] if o["id"] == c["id"]), None) != c["verdict"]})
     kept = len(claims) - len(changed)
     firsts = ", ".join(str(s) for s in seed_sets)
-    other = f"; {', '.join(changed)} differ at one or more" if changed else ""
+    other = f"; {_named(changed, 'differs', 'differ')} at one or more" if changed else ""
     return f"{kept} of {len(claims)} the same at first_seed {firsts}{other}"
 
 
@@ -74,18 +75,14 @@ def supports(claims: list[dict]) -> str:
 
 
 def evidence_table(records: list[dict]) -> pd.DataFrame:
-    """One row per executed chapter: the mechanism (linked), its paper, the paper's claims by
-    verdict, which of them rest on a design of low power, whether the verdicts hold at the stored
-    seed sets, and what the evidence supports."""
+    """One row per executed chapter: the mechanism (linked) and its paper, the paper's claims by
+    verdict, and what the evidence supports, followed by which claims rest on a design of low power
+    and whether the verdicts hold at the stored seed sets. Three columns: narrow enough to read."""
     rows = []
     for r in records:
         claims = [c for c in r["claims"] if c["origin"] == "paper"]
-        counts = " / ".join(str(len(_ids(claims, v))) for v in VERDICTS)
-        rows.append({"mechanism": f"[{r['number']}. {r['run']['title']}](chapters/{r['stem']}.ipynb)",
-                     "paper": paper_of(r),
-                     "the paper's claims: reproduced / not / undecided": counts,
-                     WEAK: low_power(claims),
-                     "at other seed sets": seed_set_agreement(claims, r.get("seed_sets") or {}),
-                     "what the evidence supports": supports(claims)})
-    return pd.DataFrame(rows, columns=["mechanism", "paper", "the paper's claims: reproduced / not / undecided",
-                                       WEAK, "at other seed sets", "what the evidence supports"])
+        rows.append({"mechanism": f"[{r['number']}. {r['run']['title']}](chapters/{r['stem']}.ipynb) ({paper_of(r)})",
+                     COUNTS: " / ".join(str(len(_ids(claims, v))) for v in VERDICTS),
+                     "what the evidence supports": f"{supports(claims)} *{WEAK.capitalize()}:* {low_power(claims)}. "
+                                                   f"*Other seed sets:* {seed_set_agreement(claims, r.get('seed_sets') or {})}."})
+    return pd.DataFrame(rows, columns=["mechanism", COUNTS, "what the evidence supports"])
