@@ -277,9 +277,7 @@ image_stats = fsi.claim_statistics(image_sweep.results)
 ci_table(image_sweep.results, "step", "variant", "id_accuracy", bounds=(0, 1))
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "ID accuracy (photos) against OOD accuracy (mean over four unseen drawing styles) of every checkpoint of every seed, with the line fitted in logit space per kind of text (axes in logit scale). The dotted vertical line is the common ID accuracy where the lines are compared.", "name": "fig-ch2-images"}}
-fig, ax = plt.subplots(figsize=(6.4, 4.6))
-plots.logit_lines(image_sweep.results, "variant", ax=ax)
-ax.axvline(fsi.common_id_accuracy(image_sweep.results), color="0.4", ls=":", lw=1)
+fsi.compared_lines(image_sweep.results)
 plt.show()
 
 # %% [markdown]
@@ -307,9 +305,7 @@ detail_stats = fsi.claim_statistics(detail_sweep.results)
 ci_table(detail_sweep.results, "step", "variant", "ood_accuracy", bounds=(0, 1))
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "ID accuracy against OOD accuracy (colour drawn at random whatever the class) of every checkpoint of every seed in the shared-detail world, with the line fitted in logit space per kind of text (axes in logit scale). The dotted vertical line is the common ID accuracy where the lines are compared: look at which line lies higher there.", "name": "fig-ch2-shared-detail"}}
-fig, ax = plt.subplots(figsize=(6.4, 4.6))
-plots.logit_lines(detail_sweep.results, "variant", ax=ax)
-ax.axvline(fsi.common_id_accuracy(detail_sweep.results), color="0.4", ls=":", lw=1)
+fsi.compared_lines(detail_sweep.results)
 plt.show()
 
 # %% [markdown]

@@ -71,6 +71,17 @@ def _checkpoints(variant: str, offset_by_seed: dict[int, float], ids) -> pd.Data
                          for s, o in offset_by_seed.items() for x in ids])
 
 
+def test_the_figure_marks_where_the_lines_are_compared():
+    import matplotlib.pyplot as plt
+
+    points = pd.concat([_checkpoints(fsi.FULL, {0: 0.3, 1: 0.2}, [0.3, 0.5, 0.7]),
+                        _checkpoints(fsi.LABEL_ONLY, {0: 0.0, 1: 0.1}, [0.4, 0.6, 0.8])])
+    fig = fsi.compared_lines(points)
+    (ax,) = fig.axes
+    assert ax.get_lines()[-1].get_xdata()[0] == pytest.approx(fsi.common_id_accuracy(points))
+    plt.close(fig)
+
+
 def test_claim_statistic_compares_the_lines_where_both_variants_reach():
     # full captions span ID 0.2-0.5, label-only 0.3-0.9: both reach 0.3-0.5, compared at 0.4
     full = _checkpoints(fsi.FULL, {0: 0.4, 1: 0.6, 2: 0.5}, (0.2, 0.35, 0.5))

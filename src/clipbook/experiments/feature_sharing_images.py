@@ -23,10 +23,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Mapping, NamedTuple, Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
 
+from clipbook import plots
 from clipbook.data.captions import CaptionSpec, WordTokenizer, captions, zero_shot_prompts
 from clipbook.data import real
 from clipbook.data.diversity import DiversityWorld, SharedDetailWorld, accuracy_columns
@@ -208,6 +210,15 @@ def common_id_accuracy(results: pd.DataFrame) -> float:
     """Where the two lines are compared: the middle of the ID accuracies both variants reach (NaN
     when they do not overlap)."""
     return overlap_midpoint(*(results[results.variant == v].id_accuracy for v in (FULL, LABEL_ONLY)))
+
+
+def compared_lines(results: pd.DataFrame) -> plt.Figure:
+    """Every checkpoint's ID against OOD accuracy with a line per kind of text in logit space
+    (:func:`~clipbook.plots.logit_lines`), and where the lines are compared (dotted)."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    plots.logit_lines(results, "variant", ax=ax)
+    ax.axvline(common_id_accuracy(results), color="0.4", ls=":", lw=1)
+    return fig
 
 
 def claim_statistics(results: pd.DataFrame, n_boot: int = 1000) -> dict[str, Interval]:
