@@ -288,13 +288,17 @@ def _conditioning_final(table=CH3) -> pd.DataFrame:
         return [table.get((k, w), [default] * 3)[i] if n == "outside" else default
                 for k, w, n, i in zip(frame.kappa_z, frame.neg_weight, frame.negatives, seed_index)]
 
+    # the shifted world's matching falls with the condition number, except seed 2's CLIP, matched worst
+    matching = (1 / frame.final).where(~((frame.seed == SEEDS[2]) & (frame.neg_weight == 1.0)
+                                         & (frame.negatives == "outside")), 0.0)
     return frame.assign(log10_final=np.log10(frame.final), start=10 ** frame.log10_start, peak=10 ** frame.log10_peak,
-                        alignment_at_peak=alignment(at_peak, 0.5), alignment=alignment(final, 0.6))
+                        alignment_at_peak=alignment(at_peak, 0.5), alignment=alignment(final, 0.6),
+                        shifted_matching=matching)
 
 
 def test_conditioning_claim_statistics_at_the_largest_kappa_by_default():
     stats_ = conditioning.claim_statistics(_conditioning_final())
-    assert set(stats_) == {"rise", "aligned_at_peak", "clip_final", "collapse", "trend", "inside_trend"}
+    assert set(stats_) == {"rise", "aligned_at_peak", "clip_final", "collapse", "trend", "inside_trend", "shift_trend"}
     # CLIP (neg_weight 1) at kappa_z 100: log10 peak - log10 start = 1.1-.1, 1.5-.2, 1.6-.3
     assert_interval(stats_["rise"], [1.0, 1.3, 1.3])
     # CLIP's alignment at its peak over its final alignment: .90/1, .76/.95, .96/.96
@@ -309,6 +313,10 @@ def test_conditioning_claim_statistics_at_the_largest_kappa_by_default():
     # negatives inside, over (.03, .1, .3): seed 0 (30, 20, 25) ranks (3, 1, 2): -0.5; seed 1
     # (12, 15, 11) ranks (2, 3, 1): -0.5; seed 2 (50, 45, 40) falls: -1
     assert_interval(stats_["inside_trend"], [-0.5, -0.5, -1.0])
+    # every model at kappa_z 100 (4 outside, 3 inside): matching is 1 / final, so rho -1 for seeds 0
+    # and 1; seed 2's CLIP matches worst (0): finals 35, 40 (CLIP), 40, 45, 50, 60, 8000 rank 1, 2.5,
+    # 2.5, 4, 5, 6, 7 against matching ranks 7, 1, 6, 5, 4, 3, 2: Pearson of the ranks -0.5586
+    assert_interval(stats_["shift_trend"], [-1.0, -1.0, -0.5585812268712466])
 
 
 def test_conditioning_claim_statistics_with_only_clip_and_no_negatives():

@@ -36,8 +36,9 @@ def current_commit() -> str:
     try:
         git = ["git", "-C", str(ROOT)]
         head = subprocess.run(git + ["rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
-        records = f":(exclude){RECORDS.relative_to(ROOT).as_posix()}"
-        dirty = subprocess.run(git + ["status", "--porcelain", "--untracked-files=no", "--", ".", records],
+        inside = RECORDS.resolve().is_relative_to(ROOT.resolve())
+        records = [f":(exclude){RECORDS.resolve().relative_to(ROOT.resolve()).as_posix()}"] if inside else []
+        dirty = subprocess.run(git + ["status", "--porcelain", "--untracked-files=no", "--", ".", *records],
                                capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
