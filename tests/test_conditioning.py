@@ -226,7 +226,7 @@ def test_the_trend_orders_the_weights_below_clips_only():
     finals = {0: [9, 8, 7, 6, 0], 1: [6, 7, 8, 9, 0], 2: [7, 9, 8, 6, 0]}
     rows = [{"negatives": "outside", "kappa_z": 10.0, "neg_weight": w, "seed": seed, "log10_final": v,
              "final": 10.0 ** v, "log10_peak": 2.0, "log10_start": 0.0, "alignment_at_peak": 0.9, "alignment": 1.0,
-             "shifted_matching": 0.5}
+             "shifted_matching": 1.0 / (1 + v)}
             for seed, values in finals.items() for w, v in zip(weights, values)]
     stats = conditioning.claim_statistics(pd.DataFrame(rows))
     # seed 2: ranks of (7, 9, 8, 6) are (2, 4, 3, 1) against (1, 2, 3, 4): d^2 = 1 + 4 + 0 + 9 = 14,
