@@ -35,7 +35,7 @@ def test_full_captions_describe_details_and_label_only_text_names_the_class():
 def test_tiny_run_has_a_row_per_variant_seed_and_checkpoint():
     world = DiversityWorld(n_train=64, n_test=32)
     config = TrainConfig(steps=4, batch_size=16, log_every=2)
-    sweep = fsi.run_sweep(world, [0, 1], config, device=torch.device("cpu"))
+    sweep = fsi.run_sweeps({"": fsi.ImageArm(world)}, [0, 1], config, device=torch.device("cpu"))[""]
     r = sweep.results
     assert sorted(set(zip(r.variant, r.seed, r.step))) == sorted(
         (v, s, t) for v in (fsi.FULL, fsi.LABEL_ONLY) for s in (0, 1) for t in (2, 4))
@@ -46,7 +46,8 @@ def test_tiny_run_has_a_row_per_variant_seed_and_checkpoint():
 
 def test_the_shared_detail_world_runs_with_its_own_shift():
     world = SharedDetailWorld(n_train=64, n_test=32)
-    sweep = fsi.run_sweep(world, [0], TrainConfig(steps=2, batch_size=16, log_every=2), device=torch.device("cpu"))
+    sweep = fsi.run_sweeps({"": fsi.ImageArm(world, ("colour",))}, [0], TrainConfig(steps=2, batch_size=16, log_every=2),
+                           device=torch.device("cpu"))[""]
     assert set(sweep.results.variant) == {fsi.FULL, fsi.LABEL_ONLY} and f"acc_{DECORRELATED}" in sweep.results
 
 

@@ -66,7 +66,7 @@ def test_models_created_side_by_side_get_their_seed_s_weights():
 
 
 def _chapter_2(config):
-    return fsi.run_sweep(DiversityWorld(n_train=64, n_test=32), [0, 1, 2], config, device=CPU).results
+    return fsi.run_sweeps({"": fsi.ImageArm(DiversityWorld(n_train=64, n_test=32))}, [0, 1, 2], config, device=CPU)[""].results
 
 
 def _chapter_4(config):

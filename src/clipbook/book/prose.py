@@ -19,7 +19,7 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
-from clipbook.evaluate.stats import UNDECIDED, Interval
+from clipbook.evaluate.stats import UNDECIDED, Interval, fixed
 
 DIGITS = 3
 """Decimals of a glued number unless the chapter formats it itself (a string is glued as given)."""
@@ -38,7 +38,7 @@ def text(value: object, digits: int = DIGITS) -> str:
                         f"{type(value).__name__}")
     if isinstance(value, Integral):
         return str(int(value))
-    return "n/a" if not math.isfinite(value) else f"{round(value, digits) + 0.0:.{digits}f}"  # never "-0.000"
+    return "n/a" if not math.isfinite(value) else fixed(value, digits)
 
 
 def interval(value: Interval, digits: int = DIGITS) -> str:

@@ -147,9 +147,11 @@ class SharedDetailWorld:
     shift_styles: tuple[str, ...] = (DECORRELATED,)
 
     def spec(self, seed: int, n: int, p_own: float) -> ShapesSpec:
-        base = DiversityWorld(image_size=self.image_size)
-        colours = ShapesSpec().colours
-        return replace(base.narrow(seed, n), shapes=ShapesSpec().shapes[:len(colours)], colours=colours, p_own=p_own)
+        """Photos of the narrow distribution, one class per colour, each image in its class's own
+        colour with probability ``p_own``."""
+        every = ShapesSpec()
+        narrow = DiversityWorld(image_size=self.image_size).narrow(seed, n)
+        return replace(narrow, shapes=every.shapes[:len(every.colours)], colours=every.colours, p_own=p_own)
 
     def narrow(self, seed: int, n: int) -> ShapesSpec:
         """The training distribution (the role the narrow one plays in :class:`DiversityWorld`)."""

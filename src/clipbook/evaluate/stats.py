@@ -14,6 +14,12 @@ import pandas as pd
 from scipy import stats
 
 
+def fixed(value: float, digits: int = 3) -> str:
+    """``value`` with ``digits`` decimals, never a negative zero ("-0.000" reads as a sign the data
+    do not have)."""
+    return f"{round(value, digits) + 0.0:.{digits}f}"
+
+
 class Interval(NamedTuple):
     """An estimate with its interval over ``n`` values; ``missing`` values (NaN) were left out,
     which a decision rule does not accept (:mod:`clipbook.evaluate.rules`)."""
@@ -25,8 +31,7 @@ class Interval(NamedTuple):
     missing: int = 0
 
     def __str__(self) -> str:
-        mean, lo, hi = (f"{round(v, 3) + 0.0:.3f}" for v in (self.mean, self.lo, self.hi))  # never "-0.000"
-        text = f"{mean} [{lo}, {hi}]"
+        text = f"{fixed(self.mean)} [{fixed(self.lo)}, {fixed(self.hi)}]"
         return text + (f" ({self.missing} of {self.n + self.missing} missing)" if self.missing else "")
 
 

@@ -235,7 +235,6 @@ def claim_statistics(final: pd.DataFrame, kappa_z: float | None = None) -> dict[
       (CLIP's weight 1 is left out: it alone would pull a chance ordering to -0.5 on five weights);
     - ``inside_trend``: the same over the weights of the negatives weighted *inside* the
       log-sum-exp (all between 0 and 1);
-
     - ``shift_trend``: Spearman correlation, per seed, of the final condition number with the
       matching accuracy in the shifted world, over every model at ``kappa_z`` (both ways of
       weighting the negatives): -1 when the better conditioned a representation, the better it

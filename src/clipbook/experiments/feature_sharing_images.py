@@ -105,12 +105,6 @@ def run_sweeps(arms: Mapping[str, ImageArm], seeds: Sequence[int], config: Train
                         seconds) for name in arms}
 
 
-def run_sweep(world: DiversityWorld | SharedDetailWorld, seeds: Sequence[int], config: TrainConfig, *,
-              details: tuple[str, ...] = DETAILS, **kwargs) -> Sweep:
-    """One experiment's :func:`run_sweeps`."""
-    return run_sweeps({"": ImageArm(world, details)}, seeds, config, **kwargs)[""]
-
-
 def _words(text: str) -> tuple[str, ...]:
     return tuple(re.findall(r"\w+", text.lower()))
 
