@@ -78,10 +78,13 @@ class ShapesSpec:
     held_out: tuple[tuple[str, str], ...] = ()
     split: Split = "train"
     p_own: float = 0.0
-    """P(an image shows its class's own value of ``composition_attribute``, the one at the class's
+    """P(an image shows its class's own value of the detail attribute, the one at the class's
     index among the allowed values, cycling); otherwise the value is drawn uniformly. Above 0 the
-    value is a spurious detail of the class that other classes share (Chapter 2); ``ood`` split and
-    held-out pairs do not combine with it."""
+    value is a spurious detail of the class that other classes share (Chapter 2). On the
+    composition attribute (the default) it does not combine with held-out pairs."""
+    detail_attribute: str | None = None
+    """The attribute ``p_own`` ties to the class; None: ``composition_attribute``. Another one lets a
+    class detail and held-out compositions live in one world (Chapter 7)."""
     rotation: float = 15.0
     """Largest rotation of an object, in degrees (a nuisance, not an attribute)."""
 
@@ -92,19 +95,25 @@ class ShapesSpec:
             if not allowed or unknown:
                 raise ValueError(f"{attribute}: allowed values must be a non-empty subset of {values}, "
                                  f"got {allowed}")
-        for name in ("class_attribute", "composition_attribute"):
+        for name in ("class_attribute", "composition_attribute", "detail"):
             if getattr(self, name) not in ATTRIBUTES:
                 raise ValueError(f"{name} must be one of {tuple(ATTRIBUTES)}, got {getattr(self, name)!r}")
-        if self.composition_attribute == self.class_attribute:
-            raise ValueError("composition_attribute must differ from class_attribute")
+        if self.class_attribute in (self.composition_attribute, self.detail):
+            raise ValueError("composition_attribute and detail_attribute must differ from class_attribute")
         check_split(self.split)
         if self.split == "ood" and not self.held_out:
             raise ValueError("the ood split shows held-out compositions: set held_out")
-        if not 0 <= self.p_own <= 1 or (self.p_own and self.held_out):
-            raise ValueError(f"p_own must lie in [0, 1] and cannot combine with held-out pairs, got {self.p_own}")
+        if not 0 <= self.p_own <= 1 or (self.p_own and self.held_out and self.detail == self.composition_attribute):
+            raise ValueError(f"p_own must lie in [0, 1] and cannot combine with held-out pairs of its own attribute, "
+                             f"got {self.p_own}")
         if self.n < 0 or self.image_size < 8:
             raise ValueError("n must be >= 0 and image_size >= 8")
         check_held_out(self.held_out, self.allowed(self.composition_attribute), self.class_names)
+
+    @property
+    def detail(self) -> str:
+        """The attribute ``p_own`` ties to the class."""
+        return self.detail_attribute or self.composition_attribute
 
     def allowed(self, attribute: str) -> tuple[str, ...]:
         """The values of ``attribute`` this data set draws from."""
@@ -190,10 +199,16 @@ def _class_and_composition(spec: ShapesSpec) -> tuple[np.ndarray, np.ndarray]:
     # a uniform draw among the values each image's class may take: argmax of masked noise
     noise = rng.random((spec.n, len(values)))
     value = np.where(held[labels], -1.0, noise).argmax(axis=1)
-    if spec.p_own:  # its own stream: the draws above are those of p_own = 0
-        own = rng_stream(spec.seed, spec.split, "own").random(spec.n) < spec.p_own
-        value = np.where(own, labels % len(values), value)
+    if spec.p_own and spec.detail == spec.composition_attribute:
+        value = _own_or(spec, labels, value)
     return labels, value
+
+
+def _own_or(spec: ShapesSpec, labels: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """Each image's class's own detail value with probability ``p_own``, else ``value`` (indices
+    into the detail's allowed values), from a stream of its own: the other draws are those of p_own = 0."""
+    own = rng_stream(spec.seed, spec.split, "own").random(spec.n) < spec.p_own
+    return np.where(own, labels % len(spec.allowed(spec.detail)), value)
 
 
 def sample_latents(spec: ShapesSpec) -> pd.DataFrame:
@@ -203,7 +218,11 @@ def sample_latents(spec: ShapesSpec) -> pd.DataFrame:
     n = spec.n
     labels, composition = _class_and_composition(spec)
     codes = {a: _codes(spec, a, n) for a in ATTRIBUTES}
-    for attribute, idx in ((spec.class_attribute, labels), (spec.composition_attribute, composition)):
+    indices = {spec.class_attribute: labels, spec.composition_attribute: composition}
+    if spec.p_own and spec.detail != spec.composition_attribute:
+        position = {ATTRIBUTES[spec.detail].index(v): i for i, v in enumerate(spec.allowed(spec.detail))}
+        indices[spec.detail] = _own_or(spec, labels, np.vectorize(position.get)(codes[spec.detail]))
+    for attribute, idx in indices.items():
         codes[attribute] = np.array([ATTRIBUTES[attribute].index(v) for v in spec.allowed(attribute)])[idx]
     geometry = rng_stream(spec.seed, spec.split, "geometry").uniform(-1, 1, size=(4, n))
     scale = np.array(list(SIZES.values()))[codes["size"]] * (1 + _SCALE_JITTER * geometry[0])

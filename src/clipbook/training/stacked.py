@@ -29,7 +29,7 @@ from clipbook.data.augment import Augment, augment
 from clipbook.device import default_device
 from clipbook.models.towers import MAX_LOGIT_SCALE
 from clipbook.training.loop import LossFn, MetricsFn, Params, TrainConfig, TrainResult, train
-from clipbook.training.losses import clip_loss, cross_entropy
+from clipbook.training.losses import clip_loss, cross_entropy, weighted_negatives_loss
 
 
 class StackedModels:
@@ -136,14 +136,20 @@ def pixels(images: torch.Tensor, visual: nn.Module, layout: torch.memory_format 
     return ((x - mean) / std).contiguous(memory_format=layout or image_layout(visual))
 
 
-def clip_loss_fn(stack: StackedModels, images: torch.Tensor, tokens: torch.Tensor) -> LossFn:
+def clip_loss_fn(stack: StackedModels, images: torch.Tensor, tokens: torch.Tensor,
+                 negative_weight: float = 1.0) -> LossFn:
     """Per-model CLIP loss (open_clip's ``ClipLoss``) on the pairs ``(images[i], tokens[i])`` of a
-    batch; the text tower runs at the longest caption's length (:meth:`StackedModels.text_tokens`)."""
+    batch; the text tower runs at the longest caption's length (:meth:`StackedModels.text_tokens`).
+    A ``negative_weight`` below 1 weights the negative pairs in the normalizer (Chapter 3's
+    bounded variant, :func:`~clipbook.training.losses.weighted_negatives_loss`)."""
     images, tokens = images.to(stack.device), stack.text_tokens(tokens).to(stack.device)
 
     def loss_fn(params: Params, idx: torch.Tensor) -> torch.Tensor:
         image_features, text_features, scale = stack(params, stack.pixels(images[idx]), tokens[idx])
-        return clip_loss(image_features, text_features, scale.clamp(max=MAX_LOGIT_SCALE))
+        scale = scale.clamp(max=MAX_LOGIT_SCALE)
+        if negative_weight == 1:
+            return clip_loss(image_features, text_features, scale)
+        return weighted_negatives_loss(image_features, text_features, scale, 1.0, inside=negative_weight)
 
     return loss_fn
 
