@@ -104,8 +104,9 @@ class JointWorld:
         return profile_weights("power_law" if long_tail else "uniform", len(self.shapes), self.alpha)
 
     def spec(self, seed: int, n: int, styles, held_out, *, split: str = "train", p_own: float | None = None,
-             long_tail: bool = False) -> ShapesSpec:
-        return ShapesSpec(seed=seed, n=n, image_size=self.image_size, shapes=self.classes(seed), colours=self.colours,
+             long_tail: bool = False, test: bool = False) -> ShapesSpec:
+        """The seed's classes in the seed's order; a ``test`` set draws its scenes from another seed."""
+        return ShapesSpec(seed=TEST_SEED + seed if test else seed, n=n, image_size=self.image_size, shapes=self.classes(seed), colours=self.colours,
                           textures=self.textures, sizes=self.sizes, positions=self.positions,
                           backgrounds=self.backgrounds, styles=tuple(styles), composition_attribute="colour",
                           detail_attribute="texture", held_out=held_out, split=split,
@@ -128,12 +129,13 @@ class JointWorld:
     def test_sets(self, seed: int) -> dict[str, ShapesData]:
         """ID, each unseen style, and the unseen compositions: the same for every run of ``seed``."""
         seen_by_all = self.held_out(seed, self.coverages[0])
-        test = TEST_SEED + seed
-        sets = {ID: make_shapes(self.spec(test, self.n_test, self.narrow_styles, seen_by_all, split="id"))}
+        sets = {ID: make_shapes(self.spec(seed, self.n_test, self.narrow_styles, seen_by_all, split="id", test=True))}
         for style in self.unseen_styles:
-            sets[style] = make_shapes(self.spec(test, self.n_test, (style,), seen_by_all, split="id", p_own=0.0))
-        sets[UNSEEN_COMPOSITIONS] = make_shapes(self.spec(test, self.n_test, self.narrow_styles,
-                                                          self.held_out(seed, self.coverages[1]), split="ood"))
+            sets[style] = make_shapes(self.spec(seed, self.n_test, (style,), seen_by_all, split="id", p_own=0.0,
+                                                test=True))
+        sets[UNSEEN_COMPOSITIONS] = make_shapes(self.spec(seed, self.n_test, self.narrow_styles,
+                                                          self.held_out(seed, self.coverages[1]), split="ood",
+                                                          test=True))
         return sets
 
     def unseen_pairs(self, seed: int) -> list[tuple[str, str]]:

@@ -78,13 +78,11 @@ def _frequency_bias(world: JointWorld, seed: int, labels: torch.Tensor, predicte
 
 
 def run_clip(world: JointWorld, levels: dict[str, int], seed: int, config: TrainConfig, tests: dict[str, ShapesData],
-             *, model_name: str = "tiny-vit", vision_layers: int = 1, text_layers: int = 1,
-             device: torch.device | None = None) -> dict:
+             *, model_name: str = "tiny-rn", text_layers: int = 1, device: torch.device | None = None) -> dict:
     """One run: a CLIP trained on the run's data with the run's loss, read out zero-shot."""
     data = world.training_set(levels, seed)
     tokenizer = WordTokenizer(context_length=world.context_length)
-    model = create_clip(model_name, seed=seed, vision_cfg={"layers": vision_layers},
-                        text_cfg={"context_length": world.context_length, "layers": text_layers})
+    model = create_clip(model_name, seed=seed, text_cfg={"context_length": world.context_length, "layers": text_layers})
     stack = StackedModels([model], device or default_device())
     loss = clip_loss_fn(stack, data.images, tokenizer(data.captions), world.value("negatives", levels["negatives"]))
     fit(stack, loss, len(data.images), replace(config, seed=seed, log_every=0), desc="CLIP")
@@ -100,12 +98,12 @@ def run_clip(world: JointWorld, levels: dict[str, int], seed: int, config: Train
 
 
 def run_twin(world: JointWorld, levels: dict[str, int], seed: int, config: TrainConfig, tests: dict[str, ShapesData],
-             *, model_name: str = "tiny-vit", vision_layers: int = 1, device: torch.device | None = None) -> list[dict]:
+             *, model_name: str = "tiny-rn", device: torch.device | None = None) -> list[dict]:
     """A supervised twin: the same image tower trained with cross-entropy on the run's images and
     labels, measured at every checkpoint (the baseline line's points); its last row also holds
     its frequency bias."""
     data = world.training_set(levels | {"within_captions": -1, "detail_captions": -1}, seed)
-    model = create_supervised(model_name, len(world.shapes), seed=seed, vision_cfg={"layers": vision_layers})
+    model = create_supervised(model_name, len(world.shapes), seed=seed)
     shifted = {name: d for name, d in tests.items() if name != UNSEEN_COMPOSITIONS}
     table = train_classifier_measured([model], data.images, data.labels, shifted, replace(config, seed=seed),
                                       device or default_device(), desc=TWIN)
