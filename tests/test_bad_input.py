@@ -19,6 +19,7 @@ from clipbook.book import cli, runner, site, workspace
 from clipbook.book.parameters import ParameterError, load_parameter_file
 from clipbook.data.frequencies import load_frequency_file
 from clipbook.data.imbalance import ImbalanceWorld
+from clipbook.data.joint import JointWorld
 from clipbook.experiments import imbalance
 
 TOY = '''# %% [markdown]
@@ -122,6 +123,9 @@ def test_case_3_an_output_in_the_published_folder_other_than_the_chapter_s_own_d
     ("1", "lr", float("nan"), "finite"),
     ("1", "first_seed", 99999999999999999999, "at most 1_000_000_000"),
     ("1", "n_seeds", 100000, "at most 1000"),
+    ("7", "negative_weight", 1.0, "below 1"),
+    ("7", "coverages", [0.0, 0.5], "above 0"),
+    ("7", "detail_share", 1.5, "at most 1"),
 ])
 def test_cases_4_and_5_values_no_run_can_hold_are_refused_before_the_kernel_starts(chapter, name, value, message):
     with pytest.raises(ParameterError, match=message):
@@ -314,3 +318,14 @@ def test_a_record_is_written_through_a_temporary_file_beside_it(tmp_path, monkey
 def test_case_2_a_name_that_starts_with_a_tilde_but_names_no_home_is_a_relative_path(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert workspace.resolve_path("~no-such-user-here") == str(tmp_path / "~no-such-user-here")
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"coverages": (0.75, 0.5)}, "low < high"),
+    ({"coverages": (0.5, 0.6, 0.75)}, "two levels"),
+    ({"coverages": (0.05, 0.5)}, "leaves no training partner"),
+    ({"unseen_styles": ("photo",)}, "no training distribution holds"),
+])
+def test_chapter_7_refuses_levels_its_world_cannot_hold(change, message):
+    with pytest.raises(ValueError, match=message):
+        JointWorld(**change)

@@ -11,9 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from clipbook.data.joint import JointWorld
 from clipbook.evaluate.rules import Above, AtLeast, Below, Control, Significant, Within
 from clipbook.evaluate.stats import Interval
-from clipbook.experiments import conditioning, disentanglement, diversity, diversity_real, imbalance, intra_class
+from clipbook.experiments import (conditioning, disentanglement, diversity, diversity_real, imbalance, intra_class,
+                                  synthesis)
 from clipbook.experiments import feature_sharing as fs
 
 UP, DOWN, FLAT = Interval(0.6, 0.5, 0.7, 5), Interval(-0.6, -0.7, -0.5, 5), Interval(0.0, -0.01, 0.01, 5)
@@ -245,7 +247,7 @@ def test_chapter_6_decisions_read_their_sweeps():
 def test_every_rule_carries_its_reason():
     rules = [*intra_class.claim_rules().values(), *fs.claim_rules().values(),
              *conditioning.claim_rules(4.0, 2.0).values(), *diversity.claim_rules(0.05).values(),
-             *imbalance.claim_rules().values()]
+             *imbalance.claim_rules().values(), *synthesis.claim_rules().values()]
     rules += [r.rule if isinstance(r, AtLeast) else r for r in disentanglement.claim_rules(0.0625).values()]
     for rule in rules:
         assert rule.because and rule.text(), rule
@@ -261,7 +263,8 @@ after a result was seen also goes into ``rule_history.yaml``."""
 def _rule_texts() -> list[str]:
     every = {"intra-class-contrasting": intra_class.claim_rules(), "feature-sharing": fs.claim_rules(),
              "pair-conditioning": conditioning.claim_rules(4.0, 2.0), "diversity": diversity.claim_rules(0.05),
-             "disentanglement": disentanglement.claim_rules(0.0625), "imbalance": imbalance.claim_rules()}
+             "disentanglement": disentanglement.claim_rules(0.0625), "imbalance": imbalance.claim_rules(),
+             "synthesis": synthesis.claim_rules()}
     lines = []
     for chapter, rules in every.items():
         for key, rule in rules.items():
@@ -294,6 +297,26 @@ def _chapter_4_frames():
     return effects, coverage
 
 
+def _chapter_7_frames():
+    """Three seeds of the 16 runs with planted effects (diversity +0.06 and within-class captions
+    +0.03 on ER, coverage +0.1 on C-OoD), a little seed noise, and twins whose frequency bias
+    lies 0.6 above the long-tailed CLIPs'."""
+    world = JointWorld()
+    design = synthesis.runs(world)
+    rng = np.random.default_rng(0)
+    frames = []
+    for seed in range(3):
+        noise = rng.normal(0, 0.005, (3, len(design)))
+        frames.append(design.assign(
+            seed=seed, er=0.03 * design.diversity + 0.015 * design.within_captions + noise[0],
+            c_ood=0.3 + 0.05 * design.coverage + noise[1],
+            rho_predictions=0.2 * (design.long_tail > 0) + noise[2]))
+    results = pd.concat(frames, ignore_index=True)
+    twins = pd.DataFrame({"seed": [0, 1, 2] * 2, "long_tail": [1] * 3 + [-1] * 3,
+                          "rho_predictions": [0.8, 0.82, 0.79, 0.0, 0.1, -0.1]})
+    return synthesis.effect_table(results, world), results, twins, world
+
+
 def _decisions() -> list[str]:
     i = lambda m: Interval(m, m - 0.05, m + 0.05, 5)  # noqa: E731
     conditioning_stats = {"rise": i(3.0), "clip_final": i(2.5), "collapse": i(5.0), "trend": i(-0.9),
@@ -304,6 +327,7 @@ def _decisions() -> list[str]:
                                                                                  "dependence"]].drop_duplicates().values]
     frames6 = _chapter_6_frames()
     effects, coverage = _chapter_4_frames()
+    frames7 = _chapter_7_frames()
     lines = []
     for label, control in (("passed", OK), ("failed", FAILED)):
         every = {m: control for m in (*disentanglement.PAPER_METRICS, "rankme")} | {"dcimig": OK}
@@ -317,6 +341,7 @@ def _decisions() -> list[str]:
             "4": diversity.decide(effects, coverage, 0.05, 0.4, control),
             "5": disentanglement.decide(results, history, 0.75, runs, every),
             "6": imbalance.decide(*frames6[:5], frames6[0], *frames6[5:7], control),
+            "7": synthesis.decide(*frames7, {"effects": OK, "er": control, "bias": control}),
         }
         for chapter, decided in chapters.items():
             for claim, d in decided.items():

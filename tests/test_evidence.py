@@ -49,3 +49,21 @@ def test_the_answer_text_before_and_after_a_run():
     assert "make book" in site.answer_text([])
     text = site.answer_text([_record(_claim("a", "reproduced"))])
     assert text.startswith("| mechanism | the paper's claims") and "[3. Pair-driven conditioning](chapters/03_pair_conditioning.ipynb)" in text
+
+
+def _synthesis(diversity_effect: float) -> dict:
+    effect = lambda term, e: {"outcome": "er", "term": term, "effect": e, "lo": e - 0.01, "hi": e + 0.01}  # noqa: E731
+    return {"number": 7, "stem": "07_synthesis", "run": {"title": "Synthesis"}, "claims": [_claim("a", "reproduced", "book")],
+            "findings": {"knobs": {"negatives": {"chapter": 3, "what": "weight"}, "diversity": {"chapter": 4, "what": "styles"}},
+                         "outcomes": {"er": "effective robustness"},
+                         "main_effects": [effect("negatives", 0.004), effect("diversity", diversity_effect)]}}
+
+
+def test_the_joint_world_column_follows_chapter_7s_record():
+    chapter_4 = _record(_claim("a", "reproduced")) | {"number": 4, "stem": "04_diversity", "run": {"title": "Diversity"}}
+    table = evidence.evidence_table([_record(_claim("a", "reproduced")), chapter_4, _synthesis(0.05)])
+    assert len(table) == 2  # Chapter 7 gives the column, not a row
+    assert list(table[evidence.JOINT]) == ["negatives: ER 0.004 [-0.006, 0.014]", "diversity: ER 0.050 [0.040, 0.060]"]
+    changed = evidence.evidence_table([chapter_4, _synthesis(-0.02)])
+    assert changed.iloc[0][evidence.JOINT] == "diversity: ER -0.020 [-0.030, -0.010]"
+    assert evidence.JOINT not in evidence.evidence_table([chapter_4]).columns  # before Chapter 7 has run

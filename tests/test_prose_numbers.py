@@ -36,6 +36,8 @@ CONSTANTS: dict[str, dict[str, str]] = {
                      "0.065": "the largest spread of the two pilot seeds, measured before the design (Power)"},
     "05_disentanglement": {"0.3": "the rules' moderate rank correlation (the paper reports none)",
                            "0.05": "the Kruskal-Wallis level of claim a", "0.1": "the metrics' control separation"},
+    "07_synthesis": {"0.18": "the pilot (seed 424242, before the design's first run) that chose the tower: tiny-vit's "
+                                      "zero-shot ID accuracy", "0.41": "the same pilot: tiny-rn's"},
     "06_imbalance": {"0.13": "the spread of claim g's paired change on the earlier seed sets (its rule history)",
                      "0.3": "the power of five seeds at that spread, which motivated the open-world design",
                      "0.9": "the power of twenty seeds at that spread", "0.1": "the smallest change of interest"},

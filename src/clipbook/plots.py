@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -221,3 +223,22 @@ def per_class_vs_frequency(per_class: pd.DataFrame, methods: list[str], *, palet
     ax.set(xlabel="training examples of the class", ylabel="test accuracy of the class")
     ax.legend(frameon=False, fontsize="small")
     return ax
+
+
+def effect_panels(effects: pd.DataFrame, labels: dict[str, str], *, main: Sequence[str] = ()) -> plt.Figure:
+    """One panel per outcome (``labels``: outcome -> title): each term's effect with its 95%
+    interval (``outcome, term, effect, lo, hi``), largest first, main effects (``main``) in dark
+    and interactions in light; a zero line, so an interval off it has a definite sign."""
+    fig, axes = plt.subplots(1, len(labels), figsize=(4.2 * len(labels), 0.32 * effects.term.nunique() + 1.2),
+                             squeeze=False)
+    for ax, (outcome, title) in zip(axes[0], labels.items()):
+        rows = effects[effects.outcome == outcome].iloc[::-1]
+        pos = np.arange(len(rows))
+        colour = ["0.15" if t in main else "0.6" for t in rows.term]
+        ax.hlines(pos, rows.lo, rows.hi, colors=colour, lw=2)
+        ax.scatter(rows.effect, pos, c=colour, zorder=3, s=18)
+        ax.axvline(0, color="0.5", lw=1, ls=":")
+        ax.set_yticks(pos, rows.term)
+        ax.set(title=title, xlabel="effect (high minus low level)")
+    fig.tight_layout()
+    return fig

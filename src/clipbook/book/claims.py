@@ -137,12 +137,14 @@ class ClaimSet:
         return Path(os.environ.get(RESULTS_ENV) or Path("results") / f"{self.chapter}.json")
 
     def finish(self, *, enforce: bool = True, not_reproduced: Sequence[str] = (),
-               undecided: Sequence[str] = ()) -> pd.DataFrame:
+               undecided: Sequence[str] = (), findings: Mapping | None = None) -> pd.DataFrame:
         """Write the results file and return the table.
 
         ``not_reproduced`` and ``undecided`` list the claims the chapter's text reports as not
         reproduced and as undecided; with ``enforce`` a verdict that differs from the text raises
         :class:`ClaimsNotAsReported` (after the results are written, so they can be read).
+        ``findings`` (JSON-able) are kept in the record for pages that read more than the claims
+        (Chapter 7's effects, which the answer table shows).
         """
         decided = [c.id for c in self.claims]
         missing = [i for i in self.ids if i not in decided]
@@ -160,7 +162,7 @@ class ClaimSet:
         path.parent.mkdir(parents=True, exist_ok=True)
         record = {"chapter": self.chapter, "enforced": enforce,
                   "claims": [asdict(c) | {"verdict": c.verdict, "expected": expected[c.id]} for c in self.claims],
-                  "environment": describe_environment()}
+                  "environment": describe_environment()} | ({"findings": dict(findings)} if findings else {})
         path.write_text(json.dumps(record, indent=2))
         surprises = [c for c in self.claims if c.reproduced is not expected[c.id]]
         if enforce and surprises:

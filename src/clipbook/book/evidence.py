@@ -11,6 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from clipbook.evaluate.rules import LOW_POWER
+from clipbook.evaluate.stats import fixed
 
 VERDICTS = ("reproduced", "not reproduced", "undecided")
 WEAK = f"power below {LOW_POWER:g}"
@@ -74,15 +75,39 @@ def supports(claims: list[dict]) -> str:
     return text[0].upper() + text[1:] + "."
 
 
-def evidence_table(records: list[dict]) -> pd.DataFrame:
-    """One row per executed chapter: the mechanism (linked) and its paper, the paper's claims by
-    verdict, and what the evidence supports, followed by which claims rest on a design of low power
-    and whether the verdicts hold at the stored seed sets. Three columns: narrow enough to read."""
+JOINT = "in the joint world (Chapter 7)"
+SHORT = {"er": "ER", "c_ood": "C-OoD", "rho_predictions": "bias"}
+"""The outcomes' short names in the joint-world column: effective robustness, accuracy on unseen
+compositions, frequency bias of predictions."""
+
+
+def joint_effects(findings: dict, chapter: int) -> str:
+    """The main effects on every outcome of the joint world's knob for ``chapter`` (Chapter 7's
+    record), with their intervals; "no knob" where the joint world has none for it."""
+    knobs = [k for k, v in findings["knobs"].items() if v["chapter"] == chapter]
+    if not knobs:
+        return "no knob"
+    def effects(knob: str) -> str:
+        return ", ".join(f"{SHORT.get(f['outcome'], f['outcome'])} {fixed(f['effect'])} [{fixed(f['lo'])}, "
+                         f"{fixed(f['hi'])}]" for f in findings["main_effects"] if f["term"] == knob)
+
+    return "; ".join(f"{knob}: {effects(knob)}" for knob in knobs)
+
+
+def evidence_table(records: list[dict], findings: dict | None = None) -> pd.DataFrame:
+    """One row per executed mechanism chapter: the mechanism (linked) and its paper, the paper's
+    claims by verdict, and what the evidence supports, followed by which claims rest on a design of
+    low power and whether the verdicts hold at the stored seed sets; where Chapter 7 has run (a
+    record with ``findings``, or ``findings`` given: a run's own), a fourth column gives the
+    mechanism's main effects in its joint world."""
+    joint = findings or next((r["findings"] for r in records if r.get("findings")), None)
     rows = []
-    for r in records:
+    for r in (r for r in records if not r.get("findings")):
         claims = [c for c in r["claims"] if c["origin"] == "paper"]
         rows.append({"mechanism": f"[{r['number']}. {r['run']['title']}](chapters/{r['stem']}.ipynb) ({paper_of(r)})",
                      COUNTS: " / ".join(str(len(_ids(claims, v))) for v in VERDICTS),
                      "what the evidence supports": f"{supports(claims)} *{WEAK.capitalize()}:* {low_power(claims)}. "
-                                                   f"*Other seed sets:* {seed_set_agreement(claims, r.get('seed_sets') or {})}."})
-    return pd.DataFrame(rows, columns=["mechanism", COUNTS, "what the evidence supports"])
+                                                   f"*Other seed sets:* {seed_set_agreement(claims, r.get('seed_sets') or {})}.",
+                     JOINT: joint_effects(joint, r["number"]) if joint else ""})
+    columns = ["mechanism", COUNTS, "what the evidence supports", *([JOINT] if joint else [])]
+    return pd.DataFrame(rows, columns=columns)

@@ -18,7 +18,8 @@ from clipbook.book.records import recorded_at
 from clipbook.book.seed_sets import across_seed_sets, shown_seed_sets
 
 
-def _records() -> list[dict]:
+def published_records() -> list[dict]:
+    """The run records of the executed chapters (the published default runs), with their stored seed sets."""
     out = []
     for chapter in chapters():
         record = read_record(CHAPTERS_OUT / f"{chapter.stem}.ipynb")
@@ -162,7 +163,7 @@ def answer_text(records: list[dict]) -> str:
 
 
 def write_generated_pages() -> None:
-    records = _records()
+    records = published_records()
     ANSWER.write_text(answer_text(records))
     (BOOK / "results.md").write_text(results_page(records))
     (BOOK / "reproducibility.md").write_text(reproducibility_page(records))

@@ -5,7 +5,7 @@
 - the procedural image world: ``shapes`` (vocabulary, specs, latents, held-out compositions),
   ``render`` (pixels), ``sdf`` (the shapes' outlines), ``captions`` (text and a word tokenizer),
   ``frequencies`` (class-frequency profiles), ``diversity`` (Chapter 4's narrow and diverse
-  distributions);
+  distributions), ``joint`` (Chapter 7's world with every mechanism as a knob);
 - real data a reader points the book at: ``real`` (image-caption pairs), ``imagenet``
   (ImageNet-style test sets), ``sources`` (what each data set is and where it comes from);
 - ``splits``: the one ``Split`` vocabulary (train, id, ood, pretrain) every world uses.
@@ -20,4 +20,5 @@ __getattr__, __all__ = lazy_exports(__name__, {
     "CompositionWorld": "clipbook.data.compositions", "training_pairs": "clipbook.data.compositions",
     "unseen_compositions": "clipbook.data.compositions", "ImbalanceWorld": "clipbook.data.imbalance",
     "make_shapes": "clipbook.data.render", "loglog_slope": "clipbook.data.frequencies",
+    "JointWorld": "clipbook.data.joint",
 })

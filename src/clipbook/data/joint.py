@@ -70,8 +70,10 @@ class JointWorld:
     def __post_init__(self):
         if set(self.unseen_styles) & (set(self.narrow_styles) | set(self.diverse_styles)):
             raise ValueError("the unseen styles must be styles no training distribution holds")
-        if not self.coverages[0] < self.coverages[1]:
-            raise ValueError(f"coverages are (low, high) with low < high, got {self.coverages}")
+        if len(self.coverages) != 2 or not self.coverages[0] < self.coverages[1]:
+            raise ValueError(f"coverages are two levels (low, high) with low < high, got {self.coverages}")
+        for coverage in self.coverages:  # a coverage that leaves a colour without partners fails here, not in a run
+            latin_square_held_out(self.colours, self.shapes, coverage)
         if not 0 < self.negative_weight < 1 or not 0 <= self.detail_share <= 1:
             raise ValueError("negative_weight must lie in (0, 1) and detail_share in [0, 1]")
 
