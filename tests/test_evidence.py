@@ -61,9 +61,16 @@ def _synthesis(diversity_effect: float) -> dict:
 
 def test_the_joint_world_column_follows_chapter_7s_record():
     chapter_4 = _record(_claim("a", "reproduced")) | {"number": 4, "stem": "04_diversity", "run": {"title": "Diversity"}}
+    supports = "what the evidence supports"
     table = evidence.evidence_table([_record(_claim("a", "reproduced")), chapter_4, _synthesis(0.05)])
-    assert len(table) == 2  # Chapter 7 gives the column, not a row
-    assert list(table[evidence.JOINT]) == ["negatives: ER 0.004 [-0.006, 0.014]", "diversity: ER 0.050 [0.040, 0.060]"]
+    assert len(table) == 2  # Chapter 7 gives each mechanism its effects, not a row of its own
+    assert table[supports][0].endswith("*In the joint world (Chapter 7):* negatives: ER 0.004 [-0.006, 0.014].")
+    assert table[supports][1].endswith("*In the joint world (Chapter 7):* diversity: ER 0.050 [0.040, 0.060].")
     changed = evidence.evidence_table([chapter_4, _synthesis(-0.02)])
-    assert changed.iloc[0][evidence.JOINT] == "diversity: ER -0.020 [-0.030, -0.010]"
-    assert evidence.JOINT not in evidence.evidence_table([chapter_4]).columns  # before Chapter 7 has run
+    assert changed[supports][0].endswith("diversity: ER -0.020 [-0.030, -0.010].")
+    assert "joint world" not in evidence.evidence_table([chapter_4])[supports][0]  # before Chapter 7 has run
+
+
+def test_a_table_shown_inside_a_chapter_has_no_site_links():
+    row = evidence.evidence_table([_record(_claim("a", "reproduced"))], links=False).iloc[0]
+    assert row["mechanism"] == "3. Pair-driven conditioning (Ren & Li 2023)"

@@ -57,3 +57,4 @@ def test_findings_keep_each_knob_with_its_chapter_and_main_effects():
     diversity = [e for e in found["main_effects"] if e["term"] == "diversity" and e["outcome"] == "er"]
     assert diversity[0]["effect"] == pytest.approx(0.06)
     assert {e["term"] for e in found["main_effects"]} == set(WORLD.knobs)  # no interaction in the answer table
+    assert [e["outcome"] for e in found["main_effects"]][::6] == list(synthesis.OUTCOMES)  # ER first

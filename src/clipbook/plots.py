@@ -226,12 +226,13 @@ def per_class_vs_frequency(per_class: pd.DataFrame, methods: list[str], *, palet
 
 
 def effect_panels(effects: pd.DataFrame, labels: dict[str, str], *, main: Sequence[str] = ()) -> plt.Figure:
-    """One panel per outcome (``labels``: outcome -> title): each term's effect with its 95%
-    interval (``outcome, term, effect, lo, hi``), largest first, main effects (``main``) in dark
-    and interactions in light; a zero line, so an interval off it has a definite sign."""
-    fig, axes = plt.subplots(1, len(labels), figsize=(4.2 * len(labels), 0.32 * effects.term.nunique() + 1.2),
+    """One panel per outcome (``labels``: outcome -> title), one above the other: each term's
+    effect with its 95% interval (``outcome, term, effect, lo, hi``), largest first, main effects
+    (``main``) in dark and interactions in light; a zero line, so an interval off it has a definite sign."""
+    rows_per_panel = effects.term.nunique()
+    fig, axes = plt.subplots(len(labels), 1, figsize=(7.5, len(labels) * (0.26 * rows_per_panel + 1.1)),
                              squeeze=False)
-    for ax, (outcome, title) in zip(axes[0], labels.items()):
+    for ax, (outcome, title) in zip(axes[:, 0], labels.items()):
         rows = effects[effects.outcome == outcome].iloc[::-1]
         pos = np.arange(len(rows))
         colour = ["0.15" if t in main else "0.6" for t in rows.term]

@@ -94,20 +94,23 @@ def joint_effects(findings: dict, chapter: int) -> str:
     return "; ".join(f"{knob}: {effects(knob)}" for knob in knobs)
 
 
-def evidence_table(records: list[dict], findings: dict | None = None) -> pd.DataFrame:
+def evidence_table(records: list[dict], findings: dict | None = None, *, links: bool = True) -> pd.DataFrame:
     """One row per executed mechanism chapter: the mechanism (linked) and its paper, the paper's
     claims by verdict, and what the evidence supports, followed by which claims rest on a design of
     low power and whether the verdicts hold at the stored seed sets; where Chapter 7 has run (a
-    record with ``findings``, or ``findings`` given: a run's own), a fourth column gives the
-    mechanism's main effects in its joint world."""
+    record with ``findings``, or ``findings`` given: a run's own), the mechanism's main effects in
+    its joint world. Three columns: narrow enough to read. Without ``links`` the mechanism is plain text (a
+    table shown inside a chapter, where the site's relative links would not resolve)."""
     joint = findings or next((r["findings"] for r in records if r.get("findings")), None)
     rows = []
     for r in (r for r in records if not r.get("findings")):
         claims = [c for c in r["claims"] if c["origin"] == "paper"]
-        rows.append({"mechanism": f"[{r['number']}. {r['run']['title']}](chapters/{r['stem']}.ipynb) ({paper_of(r)})",
+        title = f"{r['number']}. {r['run']['title']}"
+        linked = f"[{title}](chapters/{r['stem']}.ipynb)" if links else title
+        rows.append({"mechanism": f"{linked} ({paper_of(r)})",
                      COUNTS: " / ".join(str(len(_ids(claims, v))) for v in VERDICTS),
                      "what the evidence supports": f"{supports(claims)} *{WEAK.capitalize()}:* {low_power(claims)}. "
-                                                   f"*Other seed sets:* {seed_set_agreement(claims, r.get('seed_sets') or {})}.",
-                     JOINT: joint_effects(joint, r["number"]) if joint else ""})
-    columns = ["mechanism", COUNTS, "what the evidence supports", *([JOINT] if joint else [])]
-    return pd.DataFrame(rows, columns=columns)
+                                                   f"*Other seed sets:* {seed_set_agreement(claims, r.get('seed_sets') or {})}."
+                                                   + (f" *{JOINT[0].upper() + JOINT[1:]}:* {joint_effects(joint, r['number'])}."
+                                                      if joint else "")})
+    return pd.DataFrame(rows, columns=["mechanism", COUNTS, "what the evidence supports"])

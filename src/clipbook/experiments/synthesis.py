@@ -260,7 +260,8 @@ def instrument_controls(results: pd.DataFrame, twins: pd.DataFrame, world: Joint
 
 def findings(intervals: pd.DataFrame, world: JointWorld) -> dict:
     """What the answer table reads of this run: each knob's chapter and main effect on every outcome."""
-    main = intervals[intervals.term.isin(list(world.knobs))]
+    main = intervals[intervals.term.isin(list(world.knobs))].sort_values(
+        "outcome", key=lambda c: c.map(list(OUTCOMES).index), kind="stable")
     return {"knobs": {k: {"chapter": knob.chapter, "what": knob.what} for k, knob in world.knobs.items()},
             "outcomes": OUTCOMES,
             "main_effects": main[["outcome", "term", "effect", "lo", "hi", "seeds"]].to_dict("records")}
