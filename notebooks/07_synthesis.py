@@ -55,8 +55,7 @@ check_parameters("07_synthesis", globals())
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from clipbook import ClaimSet, SUMMARY, TrainConfig, controls, plots, prose, records
-from clipbook.book import evidence, site
+from clipbook import ClaimSet, SUMMARY, TrainConfig, controls, joint_evidence_table, plots, prose, records
 from clipbook.data import JointWorld
 from clipbook.evaluate import factorial
 from clipbook.experiments import synthesis
@@ -347,4 +346,4 @@ prose.say(recorded_at=records.recorded_at(other_sets), **{f"{c}_sets": records.c
 # introduction shows the same table, rebuilt whenever a chapter is rerun.
 
 # %%
-evidence.evidence_table(site.published_records(), synthesis.findings(intervals, world), links=False)
+joint_evidence_table(synthesis.findings(intervals, world))

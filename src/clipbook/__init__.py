@@ -45,7 +45,8 @@ __getattr__, __all__ = lazy_exports(__name__, {
     "ClaimSet": "clipbook.book.claims", "SUMMARY": "clipbook.book.claims", "check_parameters": "clipbook.book.runner",
     "TrainConfig": "clipbook.training.loop", "ci_table": "clipbook.evaluate.stats", "mean_ci": "clipbook.evaluate.stats",
     "controls": "clipbook.evaluate.controls", "plots": "clipbook.plots", "prose": "clipbook.book.prose",
-    "records": "clipbook.book.records",
+    "records": "clipbook.book.records", "joint_evidence_table": "clipbook.book.site",
 })
 """What every chapter uses: the claims table, parameter checks, the training configuration, tables
-with intervals, the instruments' controls, the figures and the numbers its prose cites."""
+with intervals, the instruments' controls, the figures and the numbers its prose cites (and, for
+Chapter 7, the answer table with its own run's findings)."""

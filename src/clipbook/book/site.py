@@ -28,6 +28,12 @@ def published_records() -> list[dict]:
     return out
 
 
+def joint_evidence_table(findings: dict) -> pd.DataFrame:
+    """The answer table from the published chapters' records with a run's own joint-world
+    ``findings``: what Chapter 7 shows before its own record exists (without site links)."""
+    return evidence_table(published_records(), findings, links=False)
+
+
 def _md_table(frame: pd.DataFrame) -> str:
     cells = frame.astype(str).replace({r"\|": r"\\|", r"\n": " "}, regex=True)
     header = "| " + " | ".join(cells.columns) + " |\n|" + "---|" * len(cells.columns)
