@@ -241,7 +241,7 @@ claims.add("i", "Weighting negative pairs fully, as CLIP's loss does, raises eff
 
 # %% tags=["nbval-check-output"]
 claims.finish(enforce=enforce_claims, not_reproduced=not_reproduced, undecided=undecided,
-              findings=synthesis.findings(intervals, world))[SUMMARY]
+              findings=synthesis.findings(intervals, world, decided))[SUMMARY]
 
 # %% tags=["remove-cell"]
 rules = synthesis.claim_rules()
@@ -340,10 +340,11 @@ prose.say(recorded_at=records.recorded_at(other_sets), **{f"{c}_sets": records.c
 # %% [markdown]
 # ## The evidence
 #
-# For each mechanism: its paper's claims in its chapter, what they support, and its main effects
-# in this chapter's world (ER, C-OoD, bias; mean and 95% interval over seeds). The table is built
+# For each mechanism: its paper's claims in its chapter, what they support, and in this chapter's
+# world the verdict of the claim that carries it here and its main effects (ER, C-OoD, bias; mean
+# and 95% interval over seeds). The table is built
 # from the run records of the chapters executed before this one and of this run; the
 # introduction shows the same table, rebuilt whenever a chapter is rerun.
 
 # %%
-joint_evidence_table(synthesis.findings(intervals, world))
+joint_evidence_table(synthesis.findings(intervals, world, decided))

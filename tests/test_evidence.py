@@ -51,10 +51,11 @@ def test_the_answer_text_before_and_after_a_run():
     assert text.startswith("| mechanism | the paper's claims") and "[3. Pair-driven conditioning](chapters/03_pair_conditioning.ipynb)" in text
 
 
-def _synthesis(diversity_effect: float) -> dict:
+def _synthesis(diversity_effect: float, verdict: str = "reproduced") -> dict:
     effect = lambda term, e: {"outcome": "er", "term": term, "effect": e, "lo": e - 0.01, "hi": e + 0.01}  # noqa: E731
     return {"number": 7, "stem": "07_synthesis", "run": {"title": "Synthesis"}, "claims": [_claim("a", "reproduced", "book")],
-            "findings": {"knobs": {"negatives": {"chapter": 3, "what": "weight"}, "diversity": {"chapter": 4, "what": "styles"}},
+            "findings": {"knobs": {"negatives": {"chapter": 3, "what": "weight", "claim": "i", "verdict": "undecided"},
+                                   "diversity": {"chapter": 4, "what": "styles", "claim": "a", "verdict": verdict}},
                          "outcomes": {"er": "effective robustness"},
                          "main_effects": [effect("negatives", 0.004), effect("diversity", diversity_effect)]}}
 
@@ -64,10 +65,12 @@ def test_the_joint_world_column_follows_chapter_7s_record():
     supports = "what the evidence supports"
     table = evidence.evidence_table([_record(_claim("a", "reproduced")), chapter_4, _synthesis(0.05)])
     assert len(table) == 2  # Chapter 7 gives each mechanism its effects, not a row of its own
-    assert table[supports][0].endswith("*In the joint world (Chapter 7):* negatives: ER 0.004 [-0.006, 0.014].")
-    assert table[supports][1].endswith("*In the joint world (Chapter 7):* diversity: ER 0.050 [0.040, 0.060].")
-    changed = evidence.evidence_table([chapter_4, _synthesis(-0.02)])
-    assert changed[supports][0].endswith("diversity: ER -0.020 [-0.030, -0.010].")
+    assert table[supports][0].endswith("*In the joint world (Chapter 7):* negatives (claim i, undecided): "
+                                       "ER 0.004 [-0.006, 0.014].")
+    assert table[supports][1].endswith("*In the joint world (Chapter 7):* diversity (claim a, reproduced): "
+                                       "ER 0.050 [0.040, 0.060].")
+    changed = evidence.evidence_table([chapter_4, _synthesis(-0.02, "not reproduced")])
+    assert changed[supports][0].endswith("diversity (claim a, not reproduced): ER -0.020 [-0.030, -0.010].")
     assert "joint world" not in evidence.evidence_table([chapter_4])[supports][0]  # before Chapter 7 has run
 
 

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from clipbook.data.joint import JointWorld
+from clipbook.evaluate.rules import Decision
 from clipbook.experiments import synthesis
 
 WORLD = JointWorld()
@@ -52,8 +53,10 @@ def test_twin_gap_pairs_twins_with_the_clips_on_the_same_kind_of_data():
 
 def test_findings_keep_each_knob_with_its_chapter_and_main_effects():
     effects = synthesis.effect_table(_results(lambda d, s: 0.03 * d.diversity + 0.001 * s), WORLD)
-    found = synthesis.findings(synthesis.effect_intervals(effects), WORLD)
-    assert found["knobs"]["diversity"]["chapter"] == 4 and found["knobs"]["long_tail"]["chapter"] == 6
+    decided = {c: Decision("undecided", "rule", "") for c in "abcdefghi"} | {"a": Decision("reproduced", "rule", "")}
+    found = synthesis.findings(synthesis.effect_intervals(effects), WORLD, decided)
+    assert found["knobs"]["diversity"] == {"chapter": 4, "what": "training styles", "claim": "a", "verdict": "reproduced"}
+    assert found["knobs"]["long_tail"]["chapter"] == 6 and found["knobs"]["long_tail"]["verdict"] == "undecided"
     diversity = [e for e in found["main_effects"] if e["term"] == "diversity" and e["outcome"] == "er"]
     assert diversity[0]["effect"] == pytest.approx(0.06)
     assert {e["term"] for e in found["main_effects"]} == set(WORLD.knobs)  # no interaction in the answer table

@@ -75,23 +75,25 @@ def supports(claims: list[dict]) -> str:
     return text[0].upper() + text[1:] + "."
 
 
-JOINT = "in the joint world (Chapter 7)"
+JOINT = "In the joint world (Chapter 7)"
 SHORT = {"er": "ER", "c_ood": "C-OoD", "rho_predictions": "bias"}
 """The outcomes' short names in the joint-world column: effective robustness, accuracy on unseen
 compositions, frequency bias of predictions."""
 
 
 def joint_effects(findings: dict, chapter: int) -> str:
-    """The main effects on every outcome of the joint world's knob for ``chapter`` (Chapter 7's
-    record), with their intervals; "no knob" where the joint world has none for it."""
-    knobs = [k for k, v in findings["knobs"].items() if v["chapter"] == chapter]
+    """The joint world's knob for ``chapter`` (Chapter 7's record): the verdict of the claim that
+    carries the chapter there, and the knob's main effects on every outcome with their intervals;
+    "no knob" where the joint world has none for it."""
+    knobs = {k: v for k, v in findings["knobs"].items() if v["chapter"] == chapter}
     if not knobs:
         return "no knob"
+
     def effects(knob: str) -> str:
         return ", ".join(f"{SHORT.get(f['outcome'], f['outcome'])} {fixed(f['effect'])} [{fixed(f['lo'])}, "
                          f"{fixed(f['hi'])}]" for f in findings["main_effects"] if f["term"] == knob)
 
-    return "; ".join(f"{knob}: {effects(knob)}" for knob in knobs)
+    return "; ".join(f"{knob} (claim {v['claim']}, {v['verdict']}): {effects(knob)}" for knob, v in knobs.items())
 
 
 def evidence_table(records: list[dict], findings: dict | None = None, *, links: bool = True) -> pd.DataFrame:
@@ -111,6 +113,6 @@ def evidence_table(records: list[dict], findings: dict | None = None, *, links: 
                      COUNTS: " / ".join(str(len(_ids(claims, v))) for v in VERDICTS),
                      "what the evidence supports": f"{supports(claims)} *{WEAK.capitalize()}:* {low_power(claims)}. "
                                                    f"*Other seed sets:* {seed_set_agreement(claims, r.get('seed_sets') or {})}."
-                                                   + (f" *{JOINT[0].upper() + JOINT[1:]}:* {joint_effects(joint, r['number'])}."
+                                                   + (f" *{JOINT}:* {joint_effects(joint, r['number'])}."
                                                       if joint else "")})
     return pd.DataFrame(rows, columns=["mechanism", COUNTS, "what the evidence supports"])

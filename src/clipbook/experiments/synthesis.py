@@ -258,10 +258,17 @@ def instrument_controls(results: pd.DataFrame, twins: pd.DataFrame, world: Joint
                                                   per_class=n_test // len(world.shapes), seed=int(seeds[0]))}
 
 
-def findings(intervals: pd.DataFrame, world: JointWorld) -> dict:
-    """What the answer table reads of this run: each knob's chapter and main effect on every outcome."""
+KNOB_CLAIMS = {"within_captions": "g", "detail_captions": "h", "negatives": "i", "diversity": "a", "coverage": "d",
+               "long_tail": "f"}
+"""The claim that carries each knob's chapter into the joint world (the answer table names its verdict)."""
+
+
+def findings(intervals: pd.DataFrame, world: JointWorld, decided: dict[str, Decision]) -> dict:
+    """What the answer table reads of this run: each knob's chapter, the verdict of the claim that
+    carries its chapter into this world, and its main effect on every outcome (ER first)."""
     main = intervals[intervals.term.isin(list(world.knobs))].sort_values(
         "outcome", key=lambda c: c.map(list(OUTCOMES).index), kind="stable")
-    return {"knobs": {k: {"chapter": knob.chapter, "what": knob.what} for k, knob in world.knobs.items()},
-            "outcomes": OUTCOMES,
+    knobs = {k: {"chapter": knob.chapter, "what": knob.what, "claim": KNOB_CLAIMS[k],
+                 "verdict": decided[KNOB_CLAIMS[k]].verdict} for k, knob in world.knobs.items()}
+    return {"knobs": knobs, "outcomes": OUTCOMES,
             "main_effects": main[["outcome", "term", "effect", "lo", "hi", "seeds"]].to_dict("records")}
