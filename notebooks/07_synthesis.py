@@ -245,7 +245,7 @@ claims.finish(enforce=enforce_claims, not_reproduced=not_reproduced, undecided=u
 
 # %% tags=["remove-cell"]
 rules = synthesis.claim_rules()
-tail = world.frequencies(first_seed, long_tail=True)
+tail = world.frequencies(long_tail=True)
 prose.say(seed_range=prose.seed_range(first_seed, n_seeds), own_share=f"{1 - detail_share:.0%}",
           tail_ratio=f"{tail[0] / tail[-1]:.0f}",
           resolution=factorial.resolution(design[list(world.knobs)]), er_smallest=f"{synthesis.ER_SMALLEST:g}",

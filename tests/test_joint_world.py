@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from clipbook.data.diversity import ID
-from clipbook.data.joint import UNSEEN_COMPOSITIONS, JointWorld, composition_pairs
+from clipbook.data.compositions import composition_pairs
+from clipbook.data.joint import UNSEEN_COMPOSITIONS, JointWorld
 from clipbook.data.shapes import ATTRIBUTES, ShapesSpec, sample_latents
 
 WORLD = JointWorld(n_train=800, n_test=64)

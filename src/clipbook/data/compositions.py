@@ -146,6 +146,12 @@ class Compositions(NamedTuple):
                                         categories=list(getattr(world, f"{f}s"))).codes for f in FACTORS], axis=1)
 
 
+def composition_pairs(data) -> list[tuple[str, str]]:
+    """The (attribute, object) words of every image of a data set (anything with ``latents``:
+    :class:`Compositions`, :class:`~clipbook.data.render.ShapesData`)."""
+    return list(zip(*(data.latents[f].map(dict(enumerate(ATTRIBUTES[f]))) for f in FACTORS)))
+
+
 def training_pairs(world: CompositionWorld, coverage: float, dependence: float, p_mention: float,
                    seed: int) -> Compositions:
     """The image-caption pairs a model trains on: seen compositions only."""

@@ -30,7 +30,7 @@ from clipbook.data.compositions import latin_square_held_out
 from clipbook.data.diversity import ID, TrainingSet
 from clipbook.data.frequencies import profile_weights
 from clipbook.data.render import ShapesData, make_shapes
-from clipbook.data.shapes import ATTRIBUTES, ShapesSpec
+from clipbook.data.shapes import ShapesSpec
 
 TEST_SEED = 3_000_000  # the test sets' scenes differ from every training scene of the seed
 UNSEEN_COMPOSITIONS = "unseen compositions"
@@ -101,15 +101,15 @@ class JointWorld:
         """The compositions training at ``coverage`` never shows (nested: a higher coverage holds out a subset)."""
         return latin_square_held_out(self.colours, self.classes(seed), coverage, seed)
 
-    def frequencies(self, seed: int, long_tail: bool) -> np.ndarray:
-        """The classes' training frequencies, head first."""
+    def frequencies(self, long_tail: bool) -> np.ndarray:
+        """The classes' training frequencies, head first (in :meth:`classes` order, whatever the seed)."""
         return profile_weights("power_law" if long_tail else "uniform", len(self.shapes), self.alpha)
 
     def spec(self, seed: int, n: int, styles, held_out, *, split: str = "train", p_own: float | None = None,
              long_tail: bool = False, test: bool = False) -> ShapesSpec:
         """The seed's classes in the seed's order; a ``test`` set draws its scenes from another seed."""
-        return ShapesSpec(seed=TEST_SEED + seed if test else seed, n=n, image_size=self.image_size, shapes=self.classes(seed), colours=self.colours,
-                          textures=self.textures, sizes=self.sizes, positions=self.positions,
+        return ShapesSpec(seed=TEST_SEED + seed if test else seed, n=n, image_size=self.image_size,
+                          shapes=self.classes(seed), colours=self.colours, textures=self.textures, sizes=self.sizes, positions=self.positions,
                           backgrounds=self.backgrounds, styles=tuple(styles), composition_attribute="colour",
                           detail_attribute="texture", held_out=held_out, split=split,
                           p_own=1 - self.detail_share if p_own is None else p_own,
@@ -143,8 +143,3 @@ class JointWorld:
     def unseen_pairs(self, seed: int) -> list[tuple[str, str]]:
         """The (colour, shape) compositions of the unseen-compositions test set."""
         return sorted(self.held_out(seed, self.coverages[1]))
-
-
-def composition_pairs(data: ShapesData) -> list[tuple[str, str]]:
-    """The (colour, shape) of every image of a data set."""
-    return list(zip(*(data.latents[a].map(dict(enumerate(ATTRIBUTES[a]))) for a in ("colour", "shape"))))

@@ -22,8 +22,8 @@ from scipy import stats
 from sklearn.ensemble import GradientBoostingClassifier
 
 from clipbook.data.captions import WordTokenizer
-from clipbook.data.compositions import (FACTORS, CompositionWorld, Compositions, caption_nmi, training_pairs,
-                                        unseen_compositions)
+from clipbook.data.compositions import (FACTORS, CompositionWorld, Compositions, caption_nmi, composition_pairs,
+                                        training_pairs, unseen_compositions)
 from clipbook.data.shapes import ATTRIBUTES
 from clipbook.device import default_device
 from clipbook.evaluate import compositional
@@ -76,11 +76,6 @@ def settings(reference_coverage: float, coverages: Sequence[float], dependences:
     return runs
 
 
-def pairs_of(data: Compositions) -> list[tuple[str, str]]:
-    """The (attribute, object) words of every image."""
-    return list(zip(*(data.latents[f].map(dict(enumerate(ATTRIBUTES[f]))) for f in FACTORS)))
-
-
 def create_model(setting: Setting, seed: int, world: CompositionWorld, tokenizer: WordTokenizer,
                  model_name: str = "tiny-vit", vision_layers: int = 1, text_layers: int = 1):
     """The family's model: an open_clip CLIP, or its image tower with a frozen text tower."""
@@ -97,7 +92,7 @@ def _tracker(stack: StackedModels, test: Compositions, world: CompositionWorld, 
              unseen: Sequence[tuple[str, str]]):
     """Checkpoint metrics: zero-shot accuracy on the unseen compositions and the image Z-diff."""
     x = stack.pixels(test.images.to(stack.device))
-    labels = torch.tensor([list(unseen).index(p) for p in pairs_of(test)])
+    labels = torch.tensor([list(unseen).index(p) for p in composition_pairs(test)])
     factors = test.factors(world)
 
     def metrics(params) -> dict[str, torch.Tensor]:
@@ -127,12 +122,12 @@ def run_model(world: CompositionWorld, setting: Setting, seed: int, config: Trai
 
     images = image_features(model, test.images)
     acc = compositional.composition_accuracy(images, compositional.composition_head(model, tokenizer, unseen),
-                                             unseen, pairs_of(test))
+                                             unseen, composition_pairs(test))
     text, text_factors = compositional.text_codes(model, tokenizer, unseen)
     dci_classifier = partial(GradientBoostingClassifier, n_estimators=dci_trees, random_state=seed)
     source = slice(0, len(test.images))  # as many training images as test images are the arithmetic's sources
     retrieval = compositional.arithmetic_retrieval(model, tokenizer, image_features(model, train.images[source]),
-                                                   pairs_of(train)[source], unseen)
+                                                   composition_pairs(train)[source], unseen)
     row = {**setting._asdict(), "seed": seed, "caption_nmi": caption_nmi(train.captions), **acc._asdict(),
            "chance": 1 / len(unseen), "retrieval": retrieval,
            **{f"image_{k}": v for k, v in scores(images.numpy(), test.factors(world), dci_classifier=dci_classifier,

@@ -22,7 +22,8 @@ import torch
 
 from clipbook.data.captions import WordTokenizer
 from clipbook.data.diversity import ID
-from clipbook.data.joint import UNSEEN_COMPOSITIONS, JointWorld, composition_pairs
+from clipbook.data.compositions import composition_pairs
+from clipbook.data.joint import UNSEEN_COMPOSITIONS, JointWorld
 from clipbook.data.render import ShapesData
 from clipbook.device import default_device
 from clipbook.evaluate import factorial
@@ -59,9 +60,9 @@ def twin_levels(design: pd.DataFrame) -> pd.DataFrame:
     return twins.assign(diversity=-1).reset_index(drop=True)
 
 
-def _levels(row) -> dict[str, int]:
-    return {k: int(row[k]) for k in ("within_captions", "detail_captions", "negatives", "diversity", "coverage",
-                                     "long_tail") if k in row}
+def _levels(world: JointWorld, row: dict) -> dict[str, int]:
+    """The knob levels a design row sets (a twin's row sets only those of its data)."""
+    return {k: int(row[k]) for k in world.knobs if k in row}
 
 
 def _shift_columns(world: JointWorld, accuracies: dict[str, float]) -> dict[str, float]:
@@ -70,12 +71,12 @@ def _shift_columns(world: JointWorld, accuracies: dict[str, float]) -> dict[str,
     return {"id_accuracy": accuracies[ID], "ood_accuracy": float(np.mean(list(styles.values()))), **styles}
 
 
-def _frequency_bias(world: JointWorld, seed: int, labels: torch.Tensor, predicted: torch.Tensor) -> float:
+def _frequency_bias(world: JointWorld, labels: torch.Tensor, predicted: torch.Tensor) -> float:
     """Spearman rho of the ID set's prediction counts with the long tail's class frequencies (the
     same order at both class profiles: where classes are equally frequent it reads no bias)."""
     k = len(world.shapes)
     return frequency_correlations(confusion_matrix(labels.numpy(), predicted.numpy(), k),
-                                  world.frequencies(seed, long_tail=True)).predictions
+                                  world.frequencies(long_tail=True)).predictions
 
 
 def run_clip(world: JointWorld, levels: dict[str, int], seed: int, config: TrainConfig, tests: dict[str, ShapesData],
@@ -95,7 +96,7 @@ def run_clip(world: JointWorld, levels: dict[str, int], seed: int, config: Train
     c_ood = composition_accuracy(features[UNSEEN_COMPOSITIONS], composition_head(model, tokenizer, unseen), unseen,
                                  composition_pairs(tests[UNSEEN_COMPOSITIONS])).composition
     return {**levels, "seed": seed, "method": "CLIP", **_shift_columns(world, accuracies), "c_ood": c_ood,
-            "rho_predictions": _frequency_bias(world, seed, tests[ID].labels, predicted[ID])}
+            "rho_predictions": _frequency_bias(world, tests[ID].labels, predicted[ID])}
 
 
 def run_twin(world: JointWorld, levels: dict[str, int], seed: int, config: TrainConfig, tests: dict[str, ShapesData],
@@ -113,7 +114,7 @@ def run_twin(world: JointWorld, levels: dict[str, int], seed: int, config: Train
     model.eval()
     with torch.no_grad():
         predicted = model(tests[ID].images.to(next(model.parameters()).device)).argmax(dim=1).cpu()
-    rows[-1]["rho_predictions"] = _frequency_bias(world, seed, tests[ID].labels, predicted)
+    rows[-1]["rho_predictions"] = _frequency_bias(world, tests[ID].labels, predicted)
     return rows
 
 
@@ -126,8 +127,8 @@ def run_sweep(world: JointWorld, seeds: Sequence[int], config: TrainConfig, *, t
     design, tests = runs(world), {seed: world.test_sets(seed) for seed in seeds}
     twin_config = replace(config, log_every=twin_log_every)
     twin_model = {k: v for k, v in model.items() if k != "text_layers"}
-    jobs = [("CLIP", seed, _levels(r)) for seed in seeds for r in design.to_dict("records")]
-    jobs += [(TWIN, seed, _levels(r)) for seed in seeds for r in twin_levels(design).to_dict("records")]
+    jobs = [("CLIP", seed, _levels(world, r)) for seed in seeds for r in design.to_dict("records")]
+    jobs += [(TWIN, seed, _levels(world, r)) for seed in seeds for r in twin_levels(design).to_dict("records")]
     done = map_jobs(lambda job: run_clip(world, job[2], job[1], config, tests[job[1]], device=device, **model)
                     if job[0] == "CLIP" else
                     run_twin(world, job[2], job[1], twin_config, tests[job[1]], device=device, **twin_model), jobs, device)
@@ -225,15 +226,14 @@ def decide(effects: pd.DataFrame, results: pd.DataFrame, twins: pd.DataFrame, wo
     er = effects[effects.outcome == "er"]
     by_outcome = {o: factorial.effect_intervals(effects[effects.outcome == o]) for o in OUTCOMES}
     instrument = {"er": joint(controls["effects"], controls["er"]), "c_ood": controls["effects"], "bias": controls["bias"]}
-    out = {claim: r[rule].decide(factorial.effect_intervals(er, r[rule].confidence)[term], name=term,
-                                 control=instrument["er"])
+    at = {c: factorial.effect_intervals(er, c) for c in {r[rule].confidence for rule, _ in CLAIM_TERMS.values()}}
+    out = {claim: r[rule].decide(at[r[rule].confidence][term], name=term, control=instrument["er"])
            for claim, (rule, term) in CLAIM_TERMS.items()}
     out["b"] = r["largest"].decide(largest_margin(effects, "diversity", "er", list(world.knobs)),
                                    name="diversity minus the largest other", control=instrument["er"])
     out["d"] = r["raises_c_ood"].decide(by_outcome["c_ood"]["coverage"], name="coverage", control=instrument["c_ood"])
     out["f"] = r["less_bias"].decide(twin_gap(results, twins), name="twin minus CLIP", control=instrument["bias"])
     return dict(sorted(out.items()))
-
 
 
 PLANTED = 0.05
@@ -254,7 +254,7 @@ def instrument_controls(results: pd.DataFrame, twins: pd.DataFrame, world: Joint
                                                                   "within_captions x diversity": PLANTED},
                                                          len(seeds), spread, seed=int(seeds[0])),
             "er": effective_robustness_control(base.id_accuracy, base.ood_accuracy, ER_SMALLEST),
-            "bias": frequency_correlation_control(world.frequencies(seeds[0], long_tail=True),
+            "bias": frequency_correlation_control(world.frequencies(long_tail=True),
                                                   per_class=n_test // len(world.shapes), seed=int(seeds[0]))}
 
 
