@@ -221,19 +221,20 @@ decided = synthesis.decide(effects, results, twins, world, instruments)
 claims = ClaimSet("synthesis", "abcdefghi")
 joint = "in the joint world"
 claims.add("a", "Diversity of the training styles raises effective robustness on unseen styles.",
-           f"this book: Fang et al. 2022's claim (Sec. 4, Chapter 4) {joint}", decided["a"], origin="book")
+           f"this book: Fang et al. 2022's claim (abstract; Chapter 4's claims a and h) {joint}", decided["a"], origin="book")
 claims.add("b", "Diversity has the largest main effect on effective robustness of the six mechanisms.",
            "this book", decided["b"], origin="book")
 claims.add("c", "Captions naming within-class variation and diverse training add rather than interact.",
            "this book", decided["c"], origin="book")
 claims.add("d", "Covering more compositions raises accuracy on unseen compositions.",
-           f"this book: Abbasi et al. 2024's coverage finding (Chapter 5) {joint}", decided["d"], origin="book")
+           f"this book: Abbasi et al. 2024's claim that the training data decide C-OoD accuracy (abstract and Sec. 4; "
+           f"Chapter 5's coverage families) {joint}", decided["d"], origin="book")
 claims.add("e", "Coverage of compositions does not change effective robustness.", "this book", decided["e"],
            origin="book")
 claims.add("f", "On long-tailed data CLIP's predictions follow class frequency less than its supervised twin's.",
            f"this book: Wen et al. 2024's claim (Fig. 1b, Chapter 6) {joint}", decided["f"], origin="book")
 claims.add("g", "Captions naming within-class variation raise effective robustness.",
-           f"this book: Xue et al. 2024's intra-class contrasting (Chapter 1) {joint}", decided["g"], origin="book")
+           f"this book: Xue et al. 2024's intra-class contrasting (Sec. 4.2, Chapter 1) {joint}", decided["g"], origin="book")
 claims.add("h", "Captions naming a detail classes share raise effective robustness.",
            f"this book: Xue et al. 2024's feature sharing (Sec. 4, Chapter 2) {joint}", decided["h"], origin="book")
 claims.add("i", "Weighting negative pairs fully, as CLIP's loss does, raises effective robustness.",
